@@ -1,0 +1,25 @@
+"""The method table and name grammar shared by ``signxai_captum`` and ``signxai_tf``.
+
+No framework is imported here. ``parse("lrpsign_epsilon_0_1")`` turns a method name into a
+:class:`MethodSpec`; ``list_methods()`` lists the named methods of the table.
+"""
+
+from .grammar import MethodNameError, MethodParameterError, format_number, parse, parse_number
+from .spec import LRPRule, LRPRuleSet, MethodSpec
+from .table import list_methods, method_table, model_constants
+from .targets import resolve_targets
+
+__all__ = [
+    "LRPRule",
+    "LRPRuleSet",
+    "MethodNameError",
+    "MethodParameterError",
+    "MethodSpec",
+    "format_number",
+    "list_methods",
+    "method_table",
+    "model_constants",
+    "parse",
+    "parse_number",
+    "resolve_targets",
+]

@@ -1,0 +1,433 @@
+"""The method-name grammar (SPEC §2): parse names such as ``lrpsign_epsilon_0_5_std_x_mu_0_5``.
+
+A name is a base name with parameters written into it. Inside a number ``_`` is the decimal
+point (``0_001`` = 0.001) and ``neg_`` negates (``mu_neg_0_5`` = -0.5). Keyword arguments
+override what the name says.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .spec import MethodSpec
+from .table import list_methods, method_table
+
+__all__ = [
+    "MethodNameError",
+    "MethodParameterError",
+    "parse",
+    "parse_number",
+    "format_number",
+]
+
+_MULTIPLIER_TOKENS = {("x", "input"): "input", ("x", "sign"): "sign"}
+# presets written with several tokens, longest first
+_MULTI_TOKEN_PRESETS = (
+    ("sequential", "composite", "a"),
+    ("sequential", "composite", "b"),
+    ("z", "plus"),
+    ("w", "square"),
+)
+
+
+class MethodNameError(ValueError):
+    """A method name that does not parse, or that carries a parameter out of range.
+
+    Attributes
+    ----------
+    name : str
+        The name as given.
+    part : str
+        The part of the name that is wrong.
+    suggestions : list of str
+        Close valid names.
+    """
+
+    def __init__(self, name: str, part: str, problem: str) -> None:
+        self.name = name
+        self.part = part
+        self.problem = problem
+        self.suggestions = difflib.get_close_matches(name, list_methods(include_deprecated=False), n=5, cutoff=0.6)
+        message = f"invalid method name {name!r}: {problem} (at {part!r})."
+        if self.suggestions:
+            message += " Did you mean: " + ", ".join(self.suggestions) + "?"
+        if "number" in problem or "integer" in problem:
+            message += " Numbers use '_' as the decimal point and 'neg_' for minus, e.g. lrp_epsilon_0_1, gradient_x_sign_mu_neg_0_5."
+        super().__init__(message)
+
+
+class MethodParameterError(ValueError):
+    """A keyword parameter that the method does not take, or whose value is out of range."""
+
+
+def parse_number(text: str) -> float:
+    """Parse a number written in the grammar: ``"0_001"`` -> 0.001, ``"neg_0_5"`` -> -0.5.
+
+    Parameters
+    ----------
+    text : str
+        One number: optional ``neg_``, digits, optionally ``_`` and more digits.
+
+    Returns
+    -------
+    float
+        The value (an integral float for integers).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not a number of the grammar.
+    """
+    tokens = text.split("_")
+    value, end = _read_number(tokens, 0)
+    if value is None or end != len(tokens):
+        raise ValueError(f"{text!r} is not a number of the method-name grammar (e.g. 0_001, neg_0_5, 100)")
+    return float(value)
+
+
+def format_number(value: float) -> str:
+    """Write a number in the grammar: 0.001 -> ``"0_001"``, -0.5 -> ``"neg_0_5"``, 100 -> ``"100"``.
+
+    Parameters
+    ----------
+    value : float
+        A finite number.
+
+    Returns
+    -------
+    str
+        Its spelling in method names; :func:`parse_number` reads it back to the same value.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"cannot write {value!r} in a method name")
+    text = format(Decimal(repr(float(value))), "f")
+    negative = text.startswith("-")
+    text = text.lstrip("-")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    text = text.replace(".", "_")
+    if negative and text != "0":
+        return "neg_" + text
+    return text
+
+
+def _read_number(tokens: list[str], i: int) -> tuple[Decimal | None, int]:
+    """Read one number starting at ``tokens[i]``; return (value or None, next index)."""
+    negative = False
+    j = i
+    if j < len(tokens) and tokens[j] == "neg":
+        negative = True
+        j += 1
+    if j >= len(tokens) or not tokens[j].isdigit() or not tokens[j].isascii():
+        return None, i
+    text = tokens[j]
+    j += 1
+    if j < len(tokens) and tokens[j].isdigit() and tokens[j].isascii():
+        text += "." + tokens[j]
+        j += 1
+    value = Decimal(text)
+    return (-value if negative else value), j
+
+
+class _Parser:
+    """Parses one name; collects parameters from the name, then applies overrides."""
+
+    def __init__(self, name: str) -> None:
+        self.table = method_table()
+        self.original = name
+        self.name = name
+
+    def fail(self, part: str, problem: str) -> MethodNameError:
+        return MethodNameError(self.original, part, problem)
+
+    def number(self, tokens: list[str], i: int, key: str) -> tuple[Decimal, int]:
+        value, j = _read_number(tokens, i)
+        if value is None:
+            got = tokens[i] if i < len(tokens) else "the end of the name"
+            raise self.fail("_".join(tokens[max(i - 1, 0) : i + 1]), f"expected a number after '{key}_', got {got!r}")
+        return value, j
+
+    # -- whole name ---------------------------------------------------------------------
+    def parse(self) -> MethodSpec:
+        table = self.table
+        if not isinstance(self.name, str) or not self.name:
+            raise MethodNameError(str(self.name), str(self.name), "a method name must be a non-empty string")
+        name = table["aliases"].get(self.name, self.name)
+        tokens = name.split("_")
+        if any(t == "" for t in tokens):
+            raise self.fail(name, "empty part between underscores")
+        model = None
+        if tokens[-1][:1].isupper():
+            suffix = tokens.pop()
+            if suffix in table["deprecated_model_suffixes"]:
+                canonical = table["deprecated_model_suffixes"][suffix]
+                warnings.warn(
+                    f"model suffix {suffix!r} in {self.original!r} is a typo of the original table; use {canonical!r}",
+                    DeprecationWarning,
+                    stacklevel=4,
+                )
+                suffix = canonical
+            if suffix not in table["model_suffixes"]:
+                known = ", ".join(sorted(table["model_suffixes"]))
+                raise self.fail(suffix, f"unknown model suffix; known suffixes: {known}")
+            model = suffix
+            name = "_".join(tokens + [suffix])
+        self.name = name
+        if tokens[0] in table["lrp"]["input_rules"]:
+            return self._parse_lrp(tokens, model)
+        return self._parse_gradient(tokens, model)
+
+    # -- gradient family -----------------------------------------------------------------
+    def _parse_gradient(self, tokens: list[str], model: str | None) -> MethodSpec:
+        families = self.table["families"]
+        family = None
+        for candidate in sorted(families, key=lambda f: -len(f.split("_"))):
+            ftoks = candidate.split("_")
+            if tokens[: len(ftoks)] == ftoks:
+                family = candidate
+                break
+        if family is None:
+            raise self.fail(tokens[0], "unknown method")
+        fdef = families[family]
+        values: dict[str, Any] = {}
+        multiplier = None
+        i = len(family.split("_"))
+        writable = [p for p in fdef["params"] if not self.table["parameters"][p].get("keyword_only")]
+        while i < len(tokens):
+            pair = tuple(tokens[i : i + 2])
+            if pair in _MULTIPLIER_TOKENS:
+                kind = _MULTIPLIER_TOKENS[pair]
+                if kind not in fdef["multipliers"]:
+                    raise self.fail("_".join(pair), f"{family} takes no '_{'_'.join(pair)}' suffix")
+                if multiplier is not None:
+                    raise self.fail("_".join(pair), "only one of _x_input / _x_sign may be given")
+                multiplier = kind
+                i += 2
+                if kind == "sign" and i < len(tokens) and tokens[i] == "mu":
+                    i += 1
+                    value, j = _read_number(tokens, i)
+                    if value is not None:
+                        values["mu"] = self.check("mu", value, "mu_" + "_".join(tokens[i:j]))
+                        i = j
+                continue
+            key = tokens[i]
+            if key in writable:
+                value, j = self.number(tokens, i + 1, key)
+                values[key] = self.check(key, value, "_".join(tokens[i:j]))
+                i = j
+                continue
+            raise self.fail("_".join(tokens[i:]), f"unexpected {tokens[i]!r} after {family!r}" + self._expected(family, writable, fdef))
+        if model is not None and model not in fdef.get("models", []):
+            raise self.fail(model, f"{family} takes no model suffix")
+        params = {p: self.table["parameters"][p].get("default") for p in fdef["params"]}
+        if multiplier == "sign":
+            params["mu"] = self.table["parameters"]["mu"]["default"]
+        if model is not None:
+            params["layer"] = None
+        params.update(values)
+        base = family + (f"_x_{multiplier}" if multiplier else "")
+        return MethodSpec(name=self.name, base=base, family=family, params=params, multiplier=multiplier, model=model)
+
+    def _expected(self, family: str, writable: list[str], fdef: Mapping[str, Any]) -> str:
+        parts = [f"_{m}" for m in ("x_input", "x_sign", "x_sign_mu_<v>") if m.split("_")[1] in fdef["multipliers"]]
+        parts += [f"_{p}_<v>" for p in writable]
+        return "; it takes " + ", ".join(parts) if parts else "; it takes no parameters in the name"
+
+    # -- LRP -----------------------------------------------------------------------------
+    def _parse_lrp(self, tokens: list[str], model: str | None) -> MethodSpec:
+        lrp = self.table["lrp"]
+        prefix = tokens[0]
+        i = 1
+        values: dict[str, Any] = {}
+        preset = None
+        for multi in _MULTI_TOKEN_PRESETS:
+            if tuple(tokens[i : i + len(multi)]) == multi:
+                preset = "_".join(multi)
+                i += len(multi)
+                break
+        if preset is None:
+            key = tokens[i] if i < len(tokens) else ""
+            if key == "epsilon":
+                value, j = self.number(tokens, i + 1, "epsilon")
+                part = "_".join(tokens[i:j])
+                i = j
+                if tokens[i : i + 2] == ["std", "x"]:
+                    preset = "epsilon_std_x"
+                    values["std_factor"] = self.check("std_factor", value, part + "_std_x")
+                    i += 2
+                else:
+                    preset = "epsilon"
+                    values["epsilon"] = self.check("epsilon", value, part)
+            elif key == "alpha":
+                alpha, j = self.number(tokens, i + 1, "alpha")
+                if tokens[j : j + 1] != ["beta"]:
+                    raise self.fail("_".join(tokens[i:]), "alpha_<a> must be followed by beta_<b>")
+                beta, k = self.number(tokens, j + 1, "beta")
+                part = "_".join(tokens[i:k])
+                values["alpha"] = self.check("alpha", alpha, part)
+                values["beta"] = self.check("beta", beta, part)
+                self.check_alpha_beta(values["alpha"], values["beta"], part, keyword=False)
+                preset, i = "alpha_beta", k
+            elif key == "gamma":
+                preset = "gamma"
+                i += 1
+                value, j = _read_number(tokens, i)
+                if value is not None:
+                    values["gamma"] = self.check("gamma", value, "_".join(tokens[i - 1 : j]))
+                    i = j
+            elif key in ("z", "flat"):
+                preset, i = key, i + 1
+            else:
+                shown = {"epsilon": "epsilon_<v>", "epsilon_std_x": "epsilon_<f>_std_x", "alpha_beta": "alpha_<a>_beta_<b>", "gamma": "gamma[_<v>]"}
+                presets = ", ".join(shown.get(p, p) for p in lrp["presets"])
+                raise self.fail("_".join(tokens[i:]) or prefix, f"unknown LRP preset after {prefix!r}; presets: {presets}")
+        rule_def = lrp["input_rules"][prefix]
+        while i < len(tokens):
+            if tokens[i] == "mu" and "mu" in rule_def["params"]:
+                value, j = self.number(tokens, i + 1, "mu")
+                values["mu"] = self.check("mu", value, "_".join(tokens[i:j]))
+                i = j
+                continue
+            hint = "; only lrpsign takes _mu_<v>" if tokens[i] == "mu" else ""
+            raise self.fail("_".join(tokens[i:]), f"unexpected {tokens[i]!r} after the LRP preset {preset!r}{hint}")
+        if model is not None and prefix != "zblrp":
+            raise self.fail(model, f"model suffix {model!r} only sets z^B bounds and applies to zblrp names only")
+        params: dict[str, Any] = {p: self.table["parameters"][p].get("default") for p in lrp["presets"][preset]["params"]}
+        if prefix == "lrpsign":
+            params["mu"] = None
+        if prefix == "zblrp":
+            params["low"] = self.table["parameters"]["low"]["default"]
+            params["high"] = self.table["parameters"]["high"]["default"]
+            if model is not None:
+                params.update(self.table["model_suffixes"][model]["params"])
+        params.update(values)
+        return MethodSpec(
+            name=self.name,
+            base=f"{prefix}_{preset}",
+            family="lrp",
+            params=params,
+            prefix=prefix,
+            input_rule=self._input_rule(prefix, params),
+            preset=preset,
+            model=model,
+        )
+
+    def _input_rule(self, prefix: str, params: Mapping[str, Any]) -> str | None:
+        rule = self.table["lrp"]["input_rules"][prefix]["rule"]
+        if rule == "sign" and params.get("mu") is not None:
+            return "sign_mu"
+        return rule
+
+    # -- values --------------------------------------------------------------------------
+    def check(self, key: str, value: Any, part: str, keyword: bool = False, allow_none: bool = False) -> Any:
+        """Validate one parameter value against the table; return it converted."""
+        pdef = self.table["parameters"][key]
+        kind = pdef["type"]
+
+        def bad(problem: str) -> Exception:
+            if keyword:
+                return MethodParameterError(f"{self.name}: parameter {key}={value!r}: {problem}")
+            return self.fail(part, f"{key} {problem}")
+
+        if value is None:
+            if allow_none or pdef.get("default", 0) is None:
+                return None
+            raise bad("must not be None")
+        if kind == "array" or (kind == "float_or_array" and not _is_number(value)):
+            return value
+        if kind == "str":
+            if not isinstance(value, str):
+                raise bad("must be a string")
+            if "choices" in pdef and value not in pdef["choices"]:
+                raise bad(f"must be one of {pdef['choices']}")
+            return value
+        if not _is_number(value):
+            raise bad(f"must be a number, got {type(value).__name__}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise bad("must be finite")
+        if kind == "int":
+            if number != int(number) or (not keyword and "." in str(value)):
+                raise bad("must be an integer")
+            converted: float | int = int(number)
+        else:
+            converted = number
+        if "min" in pdef and number < pdef["min"]:
+            raise bad(f"must be >= {format(pdef['min'], 'g')}, got {format(number, 'g')}")
+        if "min_exclusive" in pdef and number <= pdef["min_exclusive"]:
+            raise bad(f"must be > {format(pdef['min_exclusive'], 'g')}, got {format(number, 'g')}")
+        return converted
+
+    def check_alpha_beta(self, alpha: float, beta: float, part: str, keyword: bool) -> None:
+        if abs(alpha - beta - 1.0) > 1e-9:
+            problem = f"alpha - beta must be 1, got alpha={format(alpha, 'g')}, beta={format(beta, 'g')}"
+            if keyword:
+                raise MethodParameterError(f"{self.name}: {problem}")
+            raise self.fail(part, problem)
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, Decimal)):
+        return True
+    # numpy scalars and 0-d arrays without importing numpy
+    return hasattr(value, "__float__") and getattr(value, "shape", ()) == () and hasattr(value, "dtype")
+
+
+def parse(name: str, **overrides: Any) -> MethodSpec:
+    """Parse a method name into a :class:`MethodSpec`.
+
+    Parameters
+    ----------
+    name : str
+        A method name: a named method of :func:`shared_spec.list_methods` or a parametric form
+        such as ``lrp_epsilon_0_37``, ``smoothgrad_noise_0_3_samples_50``,
+        ``gradient_x_sign_mu_neg_0_25`` or ``lrpsign_epsilon_0_5_std_x_mu_0_5``.
+    **overrides
+        Parameter values that override the name (e.g. ``epsilon=0.3``, ``steps=100``,
+        ``seed=0``, ``baseline=array``).
+
+    Returns
+    -------
+    MethodSpec
+
+    Raises
+    ------
+    MethodNameError
+        If the name does not parse or a value written into it is out of range; the message
+        names the bad part and suggests close valid names.
+    MethodParameterError
+        If a keyword is not a parameter of the method or its value is out of range.
+    """
+    parser = _Parser(name)
+    spec = parser.parse()
+    if not overrides:
+        return spec
+    params = dict(spec.params)
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        valid = ", ".join(sorted(params)) or "none"
+        raise MethodParameterError(f"{spec.name}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {valid}")
+    for key, value in overrides.items():
+        # LRP's mu is optional (None: SIGN, a number: SIGNmu)
+        allow_none = key == "mu" and spec.is_lrp
+        params[key] = parser.check(key, value, key, keyword=True, allow_none=allow_none)
+    if "alpha" in overrides or "beta" in overrides:
+        parser.check_alpha_beta(params["alpha"], params["beta"], "alpha/beta", keyword=True)
+    input_rule = parser._input_rule(spec.prefix, params) if spec.is_lrp else None
+    return MethodSpec(
+        name=spec.name,
+        base=spec.base,
+        family=spec.family,
+        params=params,
+        multiplier=spec.multiplier,
+        prefix=spec.prefix,
+        input_rule=input_rule,
+        preset=spec.preset,
+        model=spec.model,
+    )
