@@ -1,0 +1,25 @@
+"""signxai_captum: SIGN and LRP explanations for PyTorch, as Captum attributions.
+
+>>> from signxai_captum import explain, GradientXSign
+>>> maps = explain(model, x, "gradient_x_sign", target=3)          # numpy, x's shape
+>>> attr = GradientXSign(model, mu=0.0).attribute(x_tensor, target=3)
+"""
+
+from .explain import attribution_for, explain
+from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution
+from .multipliers import sign, sign_mu
+from .softmax import remove_softmax
+
+__all__ = [
+    "Gradient",
+    "GradientXInput",
+    "GradientXSign",
+    "SignXAIAttribution",
+    "attribution_for",
+    "explain",
+    "remove_softmax",
+    "sign",
+    "sign_mu",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,116 @@
+"""Method names to attributions: :func:`attribution_for` and :func:`explain`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared_spec import MethodSpec, parse
+
+from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution
+
+__all__ = ["attribution_for", "explain"]
+
+
+def _gradient(model: nn.Module, spec: MethodSpec) -> SignXAIAttribution:
+    if spec.multiplier == "sign":
+        return GradientXSign(model, mu=spec.params["mu"])
+    if spec.multiplier == "input":
+        return GradientXInput(model)
+    return Gradient(model)
+
+
+# family of the method table -> factory of the configured attribution
+_FACTORIES: dict[str, Callable[[nn.Module, MethodSpec], SignXAIAttribution]] = {
+    "gradient": _gradient,
+}
+
+
+def attribution_for(model: nn.Module, method_name: str | MethodSpec, **params: Any) -> SignXAIAttribution:
+    """Return the configured Captum attribution for a method name of the table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to explain.
+    method_name : str or shared_spec.MethodSpec
+        Any name of ``shared_spec.list_methods()`` or a parametric form (SPEC §2).
+    **params
+        Keyword overrides of the name's parameters (e.g. ``mu=0.5``).
+
+    Returns
+    -------
+    SignXAIAttribution
+        Call ``.attribute(inputs, target=...)`` on it.
+
+    Raises
+    ------
+    shared_spec.MethodNameError
+        For names that do not parse.
+    NotImplementedError
+        For valid names whose method signxai_captum does not implement yet.
+    """
+    spec = method_name if isinstance(method_name, MethodSpec) else parse(method_name, **params)
+    factory = _FACTORIES.get(spec.family)
+    if factory is None:
+        raise NotImplementedError(
+            f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_captum yet; "
+            f"implemented families: {', '.join(sorted(_FACTORIES))}"
+        )
+    return factory(model, spec)
+
+
+def _as_batch(x: Any, model: nn.Module) -> torch.Tensor:
+    """A copy of ``x`` as a floating tensor on the model's device (the caller's array is untouched)."""
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    if isinstance(x, torch.Tensor):
+        tensor = x.detach().clone()
+    else:
+        array = np.asarray(x)
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"x must be a numeric array or tensor, got dtype {array.dtype}")
+        tensor = torch.tensor(array)
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"x must be a batch with the samples along axis 0, got shape {tuple(tensor.shape)}; "
+            "for one sample use x[None]"
+        )
+    return tensor.to(device=device, dtype=dtype)
+
+
+def explain(model: nn.Module, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:
+    """Explain a PyTorch model's decision for a batch with a method of the table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; it returns logits (a final ``nn.Softmax`` module is skipped). It is not
+        modified: training flags and ``requires_grad`` are restored.
+    x : numpy.ndarray or torch.Tensor
+        A batch, samples along axis 0, in the model's layout (channels first). Not modified.
+    method_name : str
+        A name of ``shared_spec.list_methods()`` or a parametric form, e.g. ``"gradient_x_sign"``,
+        ``"gradient_x_sign_mu_neg_0_5"``.
+    target : None, int, sequence of int or 1-D tensor
+        ``None``: the argmax of the logits per sample; an int: that class for all samples;
+        a sequence of length N: one class per sample.
+    **params
+        Keyword overrides of the parameters written in the name.
+
+    Returns
+    -------
+    numpy.ndarray
+        One map per sample, exactly ``x``'s shape.
+    """
+    attribution = attribution_for(model, method_name, **params)
+    inputs = _as_batch(x, model)
+    result = attribution.attribute(inputs, target=target)
+    out = result.detach().cpu().numpy()
+    if out.shape != tuple(inputs.shape):  # every method must return x's shape
+        raise RuntimeError(f"internal error: {method_name} returned shape {out.shape} for input {tuple(inputs.shape)}")
+    return out

@@ -1,0 +1,13 @@
+"""signxai_tf: SIGN and LRP explanations for TensorFlow 2.16+ / Keras 3.
+
+>>> from signxai_tf import explain
+>>> maps = explain(model, x, "gradient_x_sign", target=3)   # numpy, x's shape
+"""
+
+from .explain import explain
+from .multipliers import sign, sign_mu
+from .softmax import remove_softmax
+
+__all__ = ["explain", "remove_softmax", "sign", "sign_mu"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""Inputs and targets: check the batch against the model, pick the classes (SPEC §1)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from shared_spec import resolve_targets
+
+from .softmax import looks_like_probabilities
+
+__all__ = ["as_batch", "select_logits"]
+
+
+def as_batch(x: Any, model: keras.Model) -> tf.Tensor:
+    """A float copy of ``x`` as a tensor, checked against the model's input shape.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If ``x`` is not a batch of the model's input shape.
+    """
+    array = np.array(x.numpy() if isinstance(x, tf.Tensor) else x, copy=True)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"x must be a numeric array or tensor, got dtype {array.dtype}")
+    expected = tuple(model.inputs[0].shape)
+    if array.ndim != len(expected) or any(e is not None and e != a for e, a in zip(expected[1:], array.shape[1:])):
+        hint = ""
+        if array.ndim == len(expected) - 1:
+            hint = "; for one sample use x[None]"
+        elif array.ndim == len(expected) and array.ndim >= 3:
+            hint = "; Keras models take channels-last input"
+        raise ValueError(f"x has shape {array.shape}, but the model expects a batch of shape {expected}{hint}")
+    dtype = model.inputs[0].dtype or "float32"
+    return tf.convert_to_tensor(array.astype(np.dtype(keras.backend.standardize_dtype(dtype))))
+
+
+def select_logits(logits: tf.Tensor, target: Any) -> tuple[tf.Tensor, np.ndarray]:
+    """Return the selected logit of each sample and the class indices (None: argmax per sample)."""
+    values = logits.numpy() if hasattr(logits, "numpy") else np.asarray(logits)
+    if looks_like_probabilities(values):
+        warnings.warn(
+            "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "
+            "that could be removed; explanations are computed on this output as it is",
+            stacklevel=3,
+        )
+    targets = resolve_targets(target, values)
+    return tf.gather(logits, targets, axis=1, batch_dims=1), targets

@@ -1,0 +1,73 @@
+"""Method names to computations: :func:`explain`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from shared_spec import MethodSpec, parse
+
+from .batch import as_batch
+from .methods import gradient
+from .softmax import remove_softmax
+
+__all__ = ["explain"]
+
+
+def _gradient(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+    return gradient(model, x, target, multiplier=spec.multiplier, mu=spec.params.get("mu", 0.0))
+
+
+# family of the method table -> computation
+_METHODS: dict[str, Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tensor]] = {
+    "gradient": _gradient,
+}
+
+
+def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:
+    """Explain a Keras 3 model's decision for a batch with a method of the table.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model with one input and one output. A final softmax (``Softmax`` layer,
+        ``Activation("softmax")`` or ``activation="softmax"``) is skipped through a copy; the
+        model itself is not modified.
+    x : numpy.ndarray or tf.Tensor
+        A batch, samples along axis 0, in the model's layout (channels last). Not modified.
+    method_name : str
+        A name of ``shared_spec.list_methods()`` or a parametric form, e.g. ``"gradient_x_sign"``.
+    target : None, int or sequence of int
+        ``None``: the argmax of the logits per sample; an int: that class for all samples;
+        a sequence of length N: one class per sample.
+    **params
+        Keyword overrides of the parameters written in the name.
+
+    Returns
+    -------
+    numpy.ndarray
+        One map per sample, exactly ``x``'s shape.
+
+    Raises
+    ------
+    shared_spec.MethodNameError
+        For names that do not parse.
+    NotImplementedError
+        For valid names whose method signxai_tf does not implement yet.
+    """
+    spec = parse(method_name, **params)
+    method = _METHODS.get(spec.family)
+    if method is None:
+        raise NotImplementedError(
+            f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_tf yet; "
+            f"implemented families: {', '.join(sorted(_METHODS))}"
+        )
+    logit_model = remove_softmax(model)
+    inputs = as_batch(x, logit_model)
+    result = np.asarray(method(logit_model, inputs, target, spec))
+    if result.shape != tuple(inputs.shape):
+        raise RuntimeError(f"internal error: {spec.name} returned shape {result.shape} for input {tuple(inputs.shape)}")
+    return result
