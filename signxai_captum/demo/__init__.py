@@ -1,0 +1,553 @@
+"""Demo: explain a small CNN on scikit-learn's 8x8 digits with both frameworks.
+
+The package ships the weights of one small convolutional network
+(``digits_cnn.npz``, trained by ``scripts/train_digits_model.py``) and builds it
+twice: as a Keras 3 model (channels-last) and as a PyTorch ``nn.Sequential``
+(channels-first) with identical logits. :func:`run_demo` explains a few test
+digits with a list of methods in each available framework and writes one PNG
+grid of heatmaps.
+
+Neither TensorFlow/Keras nor the explanation back ends are imported when this
+module is imported; they are imported lazily by the functions that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import importlib.util
+import io
+import logging
+import pathlib
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import numpy as np
+
+import shared_spec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch.nn
+
+__all__ = [
+    "DEMO_METHODS",
+    "FRAMEWORKS",
+    "WEIGHTS_FILE",
+    "load_digits_data",
+    "split_digits",
+    "make_keras_digits_model",
+    "load_digits_weights",
+    "build_keras_digits_model",
+    "build_torch_digits_model",
+    "run_demo",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Methods shown by :func:`run_demo` by default, one column each.
+DEMO_METHODS: tuple[str, ...] = (
+    "gradient",
+    "gradient_x_input",
+    "gradient_x_sign",
+    "gradient_x_sign_mu_0",
+    "guided_backprop",
+    "deconvnet",
+    "integrated_gradients",
+    "smoothgrad",
+    "grad_cam",
+    "lrp_z",
+    "lrp_epsilon_0_1",
+    "lrpsign_epsilon_0_1",
+    "lrp_alpha_1_beta_0",
+    "lrp_sequential_composite_a",
+    "lrpsign_sequential_composite_a",
+)
+
+#: Framework names accepted by :func:`run_demo`.
+FRAMEWORKS: tuple[str, ...] = ("torch", "tf")
+
+#: File name of the shipped weights inside this package.
+WEIGHTS_FILE = "digits_cnn.npz"
+
+#: Names of the weight arrays in :data:`WEIGHTS_FILE`, in Keras layout.
+WEIGHT_NAMES: tuple[str, ...] = (
+    "conv1_kernel",
+    "conv1_bias",
+    "conv2_kernel",
+    "conv2_bias",
+    "dense1_kernel",
+    "dense1_bias",
+    "dense2_kernel",
+    "dense2_bias",
+)
+
+# Split of the digits data set; scripts/train_digits_model.py uses the same.
+TEST_SIZE = 0.25
+SPLIT_SEED = 0
+
+# Figure layout: every panel is a square of _PANEL_INCHES at _DPI.
+_PANEL_INCHES = 1.5
+_DPI = 100
+_HEATMAP_CMAP = "bwr"
+_STOCHASTIC = ("smoothgrad", "vargrad")
+
+
+# --------------------------------------------------------------------------
+# data
+
+
+def _preprocess(images: np.ndarray) -> np.ndarray:
+    """Scale raw digit images (0..16) to [-1, 1] and add a channel axis.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        Raw images of shape ``(N, 8, 8)`` with values in ``[0, 16]`` (any
+        numeric dtype).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(N, 8, 8, 1)`` (channels-last); the
+        background is ``-1``.
+    """
+    x = np.asarray(images, dtype=np.float32) / 16.0 * 2.0 - 1.0
+    return x[..., np.newaxis].astype(np.float32)
+
+
+def split_digits(
+    raw: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Load and split scikit-learn's digits the way the demo model was trained.
+
+    Needs scikit-learn (used by the training script and the tests only).
+
+    Parameters
+    ----------
+    raw : bool, default False
+        Return the raw ``uint8`` images ``(N, 8, 8)`` with values ``0..16``
+        instead of the preprocessed ones.
+
+    Returns
+    -------
+    x_train, x_test : numpy.ndarray
+        ``float32`` images of shape ``(N, 8, 8, 1)`` in ``[-1, 1]`` (or raw,
+        see ``raw``).
+    y_train, y_test : numpy.ndarray
+        ``int64`` labels ``0..9``.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = np.asarray(digits.images).astype(np.uint8)
+    y = np.asarray(digits.target, dtype=np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, y, test_size=TEST_SIZE, random_state=SPLIT_SEED, stratify=y
+    )
+    if not raw:
+        x_train, x_test = _preprocess(x_train), _preprocess(x_test)
+    return x_train, x_test, y_train, y_test
+
+
+def load_digits_data() -> tuple[np.ndarray, np.ndarray]:
+    """Return the test split of the 8x8 digits used by the demo.
+
+    The split is read from the shipped weights file (the training script
+    stores it there), so no scikit-learn is needed at run time; it equals the
+    test part of :func:`split_digits`.
+
+    Returns
+    -------
+    x_test : numpy.ndarray
+        ``float32`` images of shape ``(N, 8, 8, 1)`` (channels-last), values in
+        ``[-1, 1]`` with background ``-1``.
+    y_test : numpy.ndarray
+        ``int64`` labels of shape ``(N,)``.
+    """
+    weights = load_digits_weights()
+    x_test = _preprocess(weights["test_images"])
+    y_test = np.asarray(weights["test_labels"], dtype=np.int64)
+    return x_test, y_test
+
+
+# --------------------------------------------------------------------------
+# models
+
+
+def load_digits_weights() -> dict[str, np.ndarray]:
+    """Read the shipped weights of the digits CNN.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The arrays named in :data:`WEIGHT_NAMES` (Keras layout, ``float32``),
+        ``test_accuracy`` (a 0-d array) as recorded by the training script, and
+        the test split: ``test_images`` (raw ``uint8`` values ``0..16``, shape
+        ``(N, 8, 8)``) and ``test_labels`` (``uint8``, shape ``(N,)``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the weights file is missing from the package.
+    """
+    resource = importlib.resources.files(__name__).joinpath(WEIGHTS_FILE)
+    if not resource.is_file():
+        raise FileNotFoundError(
+            f"{WEIGHTS_FILE} is missing from {__name__}; regenerate it with "
+            "`python scripts/train_digits_model.py`"
+        )
+    data = resource.read_bytes()
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        weights = {name: np.array(npz[name]) for name in npz.files}
+    required = (*WEIGHT_NAMES, "test_accuracy", "test_images", "test_labels")
+    missing = [name for name in required if name not in weights]
+    if missing:
+        raise KeyError(f"{WEIGHTS_FILE} lacks the arrays {missing}")
+    return weights
+
+
+def make_keras_digits_model() -> Any:
+    """Build the (untrained) Keras digits CNN.
+
+    Returns
+    -------
+    keras.Sequential
+        Channels-last model ``(N, 8, 8, 1) -> (N, 10)`` logits with the layers
+        ``conv1, pool1, conv2, flatten, dense1, dense2``.
+    """
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1), name="digits"),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(2, name="pool1"),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(32, activation="relu", name="dense1"),
+            keras.layers.Dense(10, name="dense2"),
+        ],
+        name="digits_cnn",
+    )
+
+
+def build_keras_digits_model() -> Any:
+    """Build the Keras digits CNN with the shipped weights.
+
+    Returns
+    -------
+    keras.Sequential
+        Channels-last model mapping ``(N, 8, 8, 1)`` images in ``[-1, 1]`` to
+        ``(N, 10)`` logits (no softmax).
+    """
+    weights = load_digits_weights()
+    model = make_keras_digits_model()
+    for layer in ("conv1", "conv2", "dense1", "dense2"):
+        model.get_layer(layer).set_weights(
+            [weights[f"{layer}_kernel"], weights[f"{layer}_bias"]]
+        )
+    return model
+
+
+@functools.lru_cache(maxsize=None)
+def _channels_last_flatten_class() -> type:
+    """Return the flatten module class (created lazily so torch stays optional)."""
+    from torch import nn
+
+    class ChannelsLastFlatten(nn.Flatten):
+        """Flatten ``(N, C, H, W)`` in Keras order: permute to NHWC first.
+
+        With this module a Keras ``Flatten -> Dense`` kernel applies to a
+        channels-first PyTorch feature map unchanged.
+        """
+
+        def __init__(self) -> None:
+            super().__init__(start_dim=1)
+
+        def forward(self, x: Any) -> Any:  # noqa: D102
+            if x.dim() == 4:
+                x = x.permute(0, 2, 3, 1)
+            return x.flatten(1)
+
+    return ChannelsLastFlatten
+
+
+def build_torch_digits_model() -> "torch.nn.Sequential":
+    """Build the PyTorch digits CNN with the shipped weights.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Model in eval mode mapping channels-first ``(N, 1, 8, 8)`` images in
+        ``[-1, 1]`` to ``(N, 10)`` logits; it computes the same function as
+        :func:`build_keras_digits_model`.
+    """
+    import torch
+    from torch import nn
+
+    weights = load_digits_weights()
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        _channels_last_flatten_class()(),
+        nn.Linear(256, 32),
+        nn.ReLU(),
+        nn.Linear(32, 10),
+    )
+
+    def tensor(array: np.ndarray) -> "torch.Tensor":
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+    with torch.no_grad():
+        for index, name in ((0, "conv1"), (3, "conv2")):
+            # Keras (kh, kw, in, out) -> torch (out, in, kh, kw)
+            model[index].weight.copy_(tensor(weights[f"{name}_kernel"].transpose(3, 2, 0, 1)))
+            model[index].bias.copy_(tensor(weights[f"{name}_bias"]))
+        for index, name in ((6, "dense1"), (8, "dense2")):
+            # Keras (in, out) -> torch (out, in)
+            model[index].weight.copy_(tensor(weights[f"{name}_kernel"].T))
+            model[index].bias.copy_(tensor(weights[f"{name}_bias"]))
+    return model.eval()
+
+
+# --------------------------------------------------------------------------
+# demo
+
+
+def _available_frameworks(frameworks: Iterable[str]) -> list[str]:
+    """Keep the requested frameworks whose dependencies are installed."""
+    requirements = {"torch": ("torch",), "tf": ("tensorflow", "keras")}
+    available = []
+    for framework in frameworks:
+        missing = [m for m in requirements[framework] if importlib.util.find_spec(m) is None]
+        if missing:
+            logger.warning(
+                "Skipping framework %r: %s not installed", framework, ", ".join(missing)
+            )
+        else:
+            available.append(framework)
+    return available
+
+
+def _select_samples(y: np.ndarray, n_samples: int) -> np.ndarray:
+    """Indices of ``n_samples`` test digits, distinct classes first."""
+    chosen: list[int] = []
+    for label in range(10):
+        if len(chosen) == n_samples:
+            break
+        hits = np.flatnonzero(y == label)
+        if hits.size:
+            chosen.append(int(hits[0]))
+    taken = set(chosen)
+    rest = [i for i in range(len(y)) if i not in taken]
+    chosen.extend(rest[: n_samples - len(chosen)])
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _explain_all(
+    framework: str, x: np.ndarray, methods: Sequence[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Predict and explain ``x`` (channels-last) in one framework.
+
+    Returns
+    -------
+    predictions : numpy.ndarray
+        Predicted labels, shape ``(N,)``.
+    heatmaps : dict of str to numpy.ndarray
+        ``(N, 8, 8)`` heatmaps of the methods that are implemented.
+    """
+    if framework == "torch":
+        import torch
+
+        from signxai_captum import explain
+
+        model = build_torch_digits_model()
+        batch = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        with torch.no_grad():
+            logits = model(torch.from_numpy(batch)).numpy()
+        channel_axis = 1
+    else:
+        import keras
+
+        from signxai_tf import explain
+
+        model = build_keras_digits_model()
+        batch = x
+        logits = keras.ops.convert_to_numpy(model(batch, training=False))
+        channel_axis = 3
+
+    heatmaps: dict[str, np.ndarray] = {}
+    skipped: list[str] = []
+    for method in methods:
+        try:
+            # stochastic methods get a fixed seed: the same noise in both frameworks, run after run
+            params = {"seed": 0} if shared_spec.parse(method).family in _STOCHASTIC else {}
+            relevance = explain(model, batch.copy(), method, target=None, **params)
+        except NotImplementedError as error:
+            logger.debug("%s: %s not implemented: %s", framework, method, error)
+            skipped.append(method)
+            continue
+        relevance = np.asarray(relevance)
+        if relevance.shape != batch.shape:
+            raise ValueError(
+                f"{framework} explain({method!r}) returned shape {relevance.shape}, "
+                f"expected {batch.shape}"
+            )
+        heatmaps[method] = relevance.sum(axis=channel_axis).astype(np.float64)
+    if skipped:
+        logger.info(
+            "%s: skipped methods not implemented yet: %s", framework, ", ".join(skipped)
+        )
+    return np.argmax(logits, axis=1), heatmaps
+
+
+def _wrap_title(name: str, width: int = 16) -> str:
+    """Break a method name at underscores into lines of about ``width`` chars."""
+    lines: list[str] = []
+    current = ""
+    for part in name.split("_"):
+        candidate = f"{current}_{part}" if current else part
+        if current and len(candidate) > width:
+            lines.append(current + "_")
+            current = part
+        else:
+            current = candidate
+    lines.append(current)
+    return "\n".join(lines)
+
+
+def run_demo(
+    out_path: str | pathlib.Path = "signxai-demo.png",
+    n_samples: int = 4,
+    frameworks: Sequence[str] | str = ("torch", "tf"),
+    methods: Sequence[str] | None = None,
+) -> pathlib.Path:
+    """Explain a few test digits and write one PNG grid of heatmaps.
+
+    One row per (framework, digit): the first column shows the input digit
+    (title: true and predicted label), then one column per method with the
+    heatmap in a diverging colour map, symmetric around 0 (scaled by the map's
+    maximum absolute value). Methods that raise :class:`NotImplementedError`
+    in every framework are left out (logged); a method implemented in only one
+    framework shows ``n/a`` in the other framework's rows.
+
+    Parameters
+    ----------
+    out_path : str or pathlib.Path, default "signxai-demo.png"
+        Where to write the PNG; parent directories are created.
+    n_samples : int, default 4
+        Number of test digits (distinct classes first).
+    frameworks : sequence of {"torch", "tf"} or str, default ("torch", "tf")
+        Frameworks to run; ``"both"`` means both. Frameworks that are not
+        installed are skipped with a logged warning.
+    methods : sequence of str, optional
+        Method names; default :data:`DEMO_METHODS`.
+
+    Returns
+    -------
+    pathlib.Path
+        Absolute path of the written PNG.
+
+    Raises
+    ------
+    ValueError
+        On an unknown framework name, an empty method list or ``n_samples < 1``.
+    RuntimeError
+        If none of the requested frameworks is installed, or no requested
+        method is implemented in any of them.
+    """
+    if isinstance(frameworks, str):
+        frameworks = FRAMEWORKS if frameworks == "both" else (frameworks,)
+    frameworks = list(dict.fromkeys(frameworks))
+    unknown = [f for f in frameworks if f not in FRAMEWORKS]
+    if unknown or not frameworks:
+        raise ValueError(f"frameworks must be a non-empty subset of {FRAMEWORKS}, got {unknown}")
+    methods = list(dict.fromkeys(DEMO_METHODS if methods is None else methods))
+    if not methods:
+        raise ValueError("methods must not be empty")
+    n_samples = int(n_samples)
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+
+    available = _available_frameworks(frameworks)
+    if not available:
+        raise RuntimeError(
+            f"None of the requested frameworks {frameworks} is installed; install "
+            "torch (for signxai_captum) and/or tensorflow (for signxai_tf)"
+        )
+
+    x_test, y_test = load_digits_data()
+    if n_samples > len(y_test):
+        raise ValueError(f"n_samples must be <= {len(y_test)}, got {n_samples}")
+    index = _select_samples(y_test, n_samples)
+    x, y = x_test[index], y_test[index]
+
+    results = {fw: _explain_all(fw, x, methods) for fw in available}
+    columns = [m for m in methods if any(m in maps for _, maps in results.values())]
+    dropped = [m for m in methods if m not in columns]
+    if dropped:
+        logger.info("Methods left out of the figure (not implemented): %s", ", ".join(dropped))
+    if not columns:
+        raise RuntimeError(
+            f"None of the methods {methods} is implemented in {available}"
+        )
+
+    path = _plot_grid(out_path, x, y, results, columns)
+    logger.info("Wrote %s", path)
+    return path
+
+
+def _plot_grid(
+    out_path: str | pathlib.Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    results: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]],
+    columns: Sequence[str],
+) -> pathlib.Path:
+    """Draw the inputs and heatmaps into one PNG (Agg canvas, no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n_rows = len(results) * len(y)
+    n_cols = 1 + len(columns)
+    fig = Figure(
+        figsize=(n_cols * _PANEL_INCHES, n_rows * _PANEL_INCHES),
+        dpi=_DPI,
+        layout="constrained",
+    )
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    row = 0
+    for framework, (predictions, heatmaps) in results.items():
+        for k in range(len(y)):
+            ax = axes[row, 0]
+            ax.imshow(x[k, :, :, 0], cmap="gray", vmin=-1.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(f"true {y[k]} / pred {predictions[k]}", fontsize=8)
+            ax.set_ylabel(framework, fontsize=9)
+            for col, method in enumerate(columns, start=1):
+                ax = axes[row, col]
+                if method in heatmaps:
+                    heatmap = heatmaps[method][k]
+                    bound = float(np.max(np.abs(heatmap))) if np.all(np.isfinite(heatmap)) else 0.0
+                    bound = bound if bound > 0.0 else 1.0
+                    ax.imshow(
+                        heatmap, cmap=_HEATMAP_CMAP, vmin=-bound, vmax=bound,
+                        interpolation="nearest",
+                    )
+                else:
+                    ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=9,
+                            transform=ax.transAxes)
+                if row == 0:
+                    ax.set_title(_wrap_title(method), fontsize=7)
+            for ax in axes[row]:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            row += 1
+
+    path = pathlib.Path(out_path).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=_DPI)
+    return path
