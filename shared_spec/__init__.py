@@ -5,6 +5,7 @@ No framework is imported here. ``parse("lrpsign_epsilon_0_1")`` turns a method n
 """
 
 from .grammar import MethodNameError, MethodParameterError, format_number, parse, parse_number
+from .noise import noise_scale, standard_normal_noise
 from .spec import LRPRule, LRPRuleSet, MethodSpec
 from .table import list_methods, method_table, model_constants
 from .targets import resolve_targets
@@ -19,7 +20,9 @@ __all__ = [
     "list_methods",
     "method_table",
     "model_constants",
+    "noise_scale",
     "parse",
     "parse_number",
     "resolve_targets",
+    "standard_normal_noise",
 ]

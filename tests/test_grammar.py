@@ -262,3 +262,25 @@ def test_numbers_in_names_parse_back(integer, fraction, negative):
 @given(value=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False))
 def test_format_number_round_trips(value):
     assert parse_number(format_number(value)) == value
+
+
+def test_noise_is_the_same_in_both_layouts():
+    channels_last = shared_spec.standard_normal_noise(3, 4, (5, 6, 2), channels_first=False)
+    channels_first = shared_spec.standard_normal_noise(3, 4, (2, 5, 6), channels_first=True)
+    assert channels_last.shape == (4, 5, 6, 2) and channels_first.shape == (4, 2, 5, 6)
+    import numpy as np
+
+    np.testing.assert_array_equal(np.moveaxis(channels_first, 1, -1), channels_last)
+    np.testing.assert_array_equal(channels_last, np.random.default_rng(3).standard_normal((4, 5, 6, 2), dtype=np.float32))
+    flat = shared_spec.standard_normal_noise(0, 2, (7,), channels_first=True)
+    np.testing.assert_array_equal(flat, shared_spec.standard_normal_noise(0, 2, (7,), channels_first=False))
+
+
+def test_noise_scale():
+    import numpy as np
+
+    x = np.array([[0.0, 2.0, -1.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(shared_spec.noise_scale(x, 0.2, "relative"), [0.6, 0.0])
+    np.testing.assert_allclose(shared_spec.noise_scale(x, 0.2, "absolute"), [0.2, 0.2])
+    with pytest.raises(ValueError):
+        shared_spec.noise_scale(x, 0.2, "other")
