@@ -5,10 +5,14 @@
 >>> attr = GradientXSign(model, mu=0.0).attribute(x_tensor, target=3)
 """
 
-from .explain import attribution_for, explain
-from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution
-from .multipliers import sign, sign_mu
-from .softmax import remove_softmax
+from ._triton_guard import guard_triton
+
+guard_triton()
+
+from .explain import attribution_for, explain  # noqa: E402
+from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution  # noqa: E402
+from .multipliers import sign, sign_mu  # noqa: E402
+from .softmax import remove_softmax  # noqa: E402
 
 __all__ = [
     "Gradient",

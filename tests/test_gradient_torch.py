@@ -213,3 +213,10 @@ def test_unimplemented_valid_names_raise_not_implemented():
 def test_importing_signxai_captum_does_not_import_tensorflow():
     code = "import sys, signxai_captum; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_importing_torchvision_after_tensorflow_does_not_crash():
+    pytest.importorskip("tensorflow")
+    code = "import tensorflow, signxai_captum, torchvision, torch._dynamo; print('alive')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and "alive" in result.stdout, result.stderr[-2000:]
