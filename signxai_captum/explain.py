@@ -10,7 +10,8 @@ from torch import nn
 
 from shared_spec import MethodSpec, parse
 
-from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution
+from .gradient_family_factories import GRADIENT_FAMILY_FACTORIES
+from .methods import LRP, Gradient, GradientXInput, GradientXSign, SignXAIAttribution
 
 __all__ = ["attribution_for", "explain"]
 
@@ -26,6 +27,8 @@ def _gradient(model: nn.Module, spec: MethodSpec) -> SignXAIAttribution:
 # family of the method table -> factory of the configured attribution
 _FACTORIES: dict[str, Callable[[nn.Module, MethodSpec], SignXAIAttribution]] = {
     "gradient": _gradient,
+    **GRADIENT_FAMILY_FACTORIES,
+    "lrp": lambda model, spec: LRP.from_method(model, spec),
 }
 
 

@@ -12,6 +12,8 @@ from shared_spec import MethodSpec, parse
 
 from .batch import as_batch
 from .methods import gradient
+from .methods._spec_adapters import GRADIENT_FAMILY_METHODS
+from .methods._modified_backward_adapters import MODIFIED_BACKWARD_METHODS
 from .softmax import remove_softmax
 
 __all__ = ["explain"]
@@ -25,6 +27,8 @@ def _gradient(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -
 _METHODS: dict[str, Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tensor]] = {
     "gradient": _gradient,
 }
+_METHODS.update(GRADIENT_FAMILY_METHODS)  # integrated_gradients, smoothgrad, vargrad, grad_cam(_timeseries)
+_METHODS.update(MODIFIED_BACKWARD_METHODS)  # lrp, guided_backprop, deconvnet, guided_grad_cam
 
 
 def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
 
 __all__ = ["remove_softmax", "output_layer"]
+
+# model -> its softmax-free view, so repeated explanations reuse one model (and its traced graphs)
+_LOGIT_MODELS: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.WeakKeyDictionary()
 
 
 def _is_softmax(activation: object) -> bool:
@@ -63,6 +68,16 @@ def remove_softmax(model: keras.Model) -> keras.Model:
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    cached = _LOGIT_MODELS.get(model)
+    if cached is not None:
+        return cached
+    logits = _logit_model(model)
+    if logits is not model:  # a value that is its own key would never be freed
+        _LOGIT_MODELS[model] = logits
+    return logits
+
+
+def _logit_model(model: keras.Model) -> keras.Model:
     inputs = _single_input(model)
     last = output_layer(model)
     if isinstance(last, keras.layers.Softmax) or (

@@ -1,0 +1,154 @@
+"""LRP on PyTorch: time and peak memory relative to a plain gradient, on VGG16 and ResNet-18.
+
+Usage::
+
+    python benchmarks/lrp_torch.py [--batch 8] [--size 224] [--repeats 3] [--models vgg16 resnet18]
+                                   [--device cpu|cuda] [--threads N]
+
+For each model (torchvision, ``weights=None``) the plain gradient (``signxai_captum.Gradient``, the
+same wrapper as the LRP classes) and the LRP methods are timed in one process on the same batch:
+one warm-up call, then the median of ``--repeats`` calls. Peak memory of one call: on CUDA
+``torch.cuda.max_memory_allocated`` above the level before the call; on CPU (where freed memory
+stays with the allocator, so in-process numbers mislead) each method runs once more in a fresh
+subprocess on the same seeded batch, and the peak resident set size above the level before the
+call is reported (sampled every millisecond from ``/proc/self/statm``).
+Targets: the epsilon family within 2x of the gradient, alpha-beta within 4x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable
+
+import torch
+import torchvision
+
+from signxai_captum import Gradient, attribution_for
+
+METHODS = ["lrp_epsilon_0_1", "lrpsign_epsilon_0_1", "lrp_alpha_1_beta_0", "lrp_sequential_composite_a"]
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+class _PeakRSS:
+    """Peak resident set size above the starting level, sampled in a background thread."""
+
+    def __enter__(self) -> "_PeakRSS":
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss())
+            time.sleep(0.001)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def delta(self) -> int:
+        return self.peak - self.start
+
+
+def _measure(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> tuple[float, int]:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    peak = -1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    return statistics.median(times), peak
+
+
+def _setup(name: str, batch: int, size: int, device: torch.device):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None).eval().to(device)
+    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
+    target = torch.arange(batch, device=device) % 1000
+    return model, x, target
+
+
+def _attribution(model: torch.nn.Module, method: str):
+    return Gradient(model) if method == "gradient" else attribution_for(model, method)
+
+
+def _memory_in_subprocess(name: str, method: str, args: argparse.Namespace) -> int:
+    command = [
+        sys.executable, os.path.abspath(__file__), "--models", name, "--batch", str(args.batch),
+        "--size", str(args.size), "--threads", str(torch.get_num_threads()), "--memory-of", method,
+    ]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def _memory_child(args: argparse.Namespace) -> None:
+    model, x, target = _setup(args.models[0], args.batch, args.size, torch.device("cpu"))
+    attribution = _attribution(model, args.memory_of)
+    with _PeakRSS() as rss:
+        attribution.attribute(x, target=target)
+    print(rss.delta)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=["vgg16", "resnet18"])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
+    parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_of:
+        _memory_child(args)
+        return
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+          f"batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}")
+    for name in args.models:
+        model, x, target = _setup(name, args.batch, args.size, device)
+        rows = []
+        for method in ["gradient"] + METHODS:
+            attribution = _attribution(model, method)
+            t, mem = _measure(lambda: attribution.attribute(x, target=target), args.repeats, device)
+            if device.type == "cpu":
+                mem = _memory_in_subprocess(name, method, args)
+            rows.append((method, t, mem))
+        grad_time, grad_mem = rows[0][1], rows[0][2]
+        print(f"\n{name}")
+        print(f"  {'method':30s} {'time [s]':>9s} {'x grad':>7s} {'peak mem [MiB]':>15s} {'x grad':>7s}")
+        for method, t, mem in rows:
+            print(f"  {method:30s} {t:9.3f} {t / grad_time:7.2f} {mem / 2**20:15.1f} {mem / max(grad_mem, 1):7.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Composites: which LRP rule applies to which module (SPEC §4.2, §4.3).
+
+A :class:`Composite` holds the rule for Linear layers (``dense``), the rule for convolutions
+(``conv``), the optional input-layer rule that replaces them on the kernel layer(s) fed directly by
+the model input, and per-layer overrides. Everything else follows a fixed layer map:
+
+- activations and other identity-shaped layers (incl. the converter's ``Rescaling``): :class:`Pass`;
+- Flatten/Unflatten/Identity/Dropout, padding, max pooling, nearest upsampling, concatenation,
+  the converter's channels-last reshapes: :class:`Route` (plain gradient, no hook);
+- average pooling (``AvgPool``, ``AdaptiveAvgPool``, the converter's ``SameAvgPool``): :class:`Z`;
+- batch norm (``BatchNorm1d/2d/3d``, ``SyncBatchNorm``, torchvision's ``FrozenBatchNorm2d``):
+  :class:`BatchNormRule`;
+- residual sums (the converter's ``Add``/``Average``/``Subtract``, :class:`ResidualAdd`):
+  :class:`SumRule`.
+
+A leaf module of any other type has no rule: using it on the relevance path raises
+:class:`LRPLayerError` naming its path and type (give it a rule with ``layer_rules``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from torch import nn
+
+from shared_spec import LRPRuleSet
+
+from . import convert
+from .canonizers import ResidualAdd
+from .kernels import kernel_kind
+from .rules import BatchNormRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
+
+__all__ = ["Composite", "LayerDecision", "LRPLayerError", "PASS_TYPES", "ROUTE_TYPES", "is_kernel_padding"]
+
+
+class LRPLayerError(TypeError):
+    """A layer (or functional operation) on the relevance path that LRP has no rule for."""
+
+
+PASS_TYPES: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+    nn.Mish, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+    nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
+    convert.Rescaling,
+)
+
+ROUTE_TYPES: tuple[type[nn.Module], ...] = (
+    nn.Identity, nn.Flatten, nn.Unflatten,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+    nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+    nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d,
+    nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d,
+    nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
+    nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle,
+    convert.ChannelsLastFlatten, convert.ChannelsLastReshape, convert.ChannelsLastPermute,
+    convert.SamePadding, convert.Concatenate, convert.Maximum, convert.Minimum,
+)
+
+AVERAGE_POOL_TYPES: tuple[type[nn.Module], ...] = (
+    nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    convert.SameAvgPool,
+)
+
+BATCH_NORM_TYPES: tuple[type[nn.Module], ...] = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+SUM_RULES: dict[type[nn.Module], Rule] = {
+    convert.Add: SumRule(),
+    convert.Average: SumRule(),
+    convert.Subtract: SumRule((1.0, -1.0)),
+    ResidualAdd: SumRule(),
+}
+
+# modules with children that are handled as one layer (their children get no hooks)
+UNIT_TYPES: tuple[type[nn.Module], ...] = (convert.ChannelsFirstLinear, convert.SameAvgPool)
+
+_HINTS: dict[str, str] = {
+    "Softmax": "a softmax inside the model has no LRP rule (only a final nn.Softmax is removed); "
+    "return logits from the model",
+    "LogSoftmax": "LRP explains logits: drop the final LogSoftmax (return logits)",
+    "Multiply": "element-wise products of two signals have no LRP rule",
+}
+
+
+@dataclass(frozen=True)
+class LayerDecision:
+    """What the engine does with one module.
+
+    ``action`` is ``"kernel"`` (rule decided per call by :meth:`Composite.kernel_rule`),
+    ``"rule"`` (hook with ``rule``), ``"route"`` (no hook), ``"kernel_padding"`` (no rule; the
+    padding belongs to the convolution it feeds, see :func:`is_kernel_padding`), ``"container"``
+    (look at the children) or ``"unsupported"`` (raise ``message`` when it is called on the
+    relevance path).
+    """
+
+    action: str
+    rule: Rule | None = None
+    kind: str | None = None
+    message: str = ""
+
+
+def is_kernel_padding(module: nn.Module) -> bool:
+    """Whether ``module`` is zero padding that belongs to the convolution it feeds.
+
+    True for the converter's :class:`~signxai_captum.convert.SamePadding` (Keras ``padding="same"``)
+    and for any zero-padding module with the attribute ``lrp_kernel_padding = True``. Such padding
+    is treated like a convolution's own ``padding=`` argument: the padded positions are not layer
+    inputs (no bounds for Bounded, no unit input for WSquare/Flat, not in std(a) for StdxEpsilon).
+    Padding done by a separate padding layer (``nn.ZeroPad2d``, Keras ``ZeroPadding2D``) is part of
+    the next layer's input, as in the reference implementation.
+    """
+    if isinstance(module, convert.SamePadding):
+        return module.value == 0.0
+    if getattr(module, "lrp_kernel_padding", False) is True:
+        value = getattr(module, "value", 0.0)
+        return value == 0.0
+    return False
+
+
+def _is_frozen_batch_norm(module: nn.Module) -> bool:
+    return type(module).__name__ == "FrozenBatchNorm2d" and hasattr(module, "running_mean")
+
+
+class Composite:
+    """Rules for every layer of a model.
+
+    Parameters
+    ----------
+    dense : Rule or str
+        Rule for Linear layers.
+    conv : Rule or str
+        Rule for convolutions (Conv1d/2d/3d and transposed convolutions).
+    input_rule : Rule or str, optional
+        Replaces ``dense``/``conv`` on the kernel layer(s) fed directly by the model input
+        (looking through Flatten/Reshape/Permute/Padding, SPEC §4.3). ``None``: no replacement.
+    layer_rules : mapping, optional
+        Overrides, keyed by module path (``"features.0"``, exact) or by module type (matched with
+        ``isinstance``, in insertion order); values are rules or rule names (``"pass"``,
+        ``"route"``, ``"z"`` ...). A path override beats a type override, and both beat the
+        input-layer rule.
+    """
+
+    def __init__(
+        self,
+        dense: Rule | str,
+        conv: Rule | str,
+        input_rule: Rule | str | None = None,
+        layer_rules: Mapping[Any, Rule | str] | None = None,
+    ) -> None:
+        self.dense = as_rule(dense)
+        self.conv = as_rule(conv)
+        self.input_rule = None if input_rule is None else as_rule(input_rule)
+        self.path_rules: dict[str, Rule] = {}
+        self.type_rules: list[tuple[type, Rule]] = []
+        for key, value in dict(layer_rules or {}).items():
+            if isinstance(key, str):
+                self.path_rules[key] = as_rule(value)
+            elif isinstance(key, type) and issubclass(key, nn.Module):
+                self.type_rules.append((key, as_rule(value)))
+            else:
+                raise TypeError(f"layer_rules keys must be module paths (str) or nn.Module types, got {key!r}")
+
+    @classmethod
+    def from_rule_set(cls, rules: LRPRuleSet, layer_rules: Mapping[Any, Rule | str] | None = None) -> "Composite":
+        """Build from a ``shared_spec.LRPRuleSet`` (``MethodSpec.lrp_rules()``)."""
+        return cls(
+            rule_from_spec(rules.dense.name, rules.dense.params),
+            rule_from_spec(rules.conv.name, rules.conv.params),
+            None if rules.input is None else rule_from_spec(rules.input.name, rules.input.params),
+            layer_rules,
+        )
+
+    def __repr__(self) -> str:
+        return f"Composite(dense={self.dense!r}, conv={self.conv!r}, input_rule={self.input_rule!r})"
+
+    def _override(self, path: str, module: nn.Module) -> Rule | None:
+        if path in self.path_rules:
+            return self.path_rules[path]
+        for cls, rule in self.type_rules:
+            if isinstance(module, cls):
+                return rule
+        return None
+
+    def decide(self, path: str, module: nn.Module) -> LayerDecision:
+        """The :class:`LayerDecision` for ``module`` at ``path``."""
+        kind = kernel_kind(module)
+        override = self._override(path, module)
+        if override is not None:
+            if isinstance(override, Route):
+                return LayerDecision("route")
+            return LayerDecision("rule", override, kind)
+        if kind is not None:
+            return LayerDecision("kernel", kind=kind)
+        if isinstance(module, UNIT_TYPES) or not any(True for _ in module.children()):
+            return self._leaf_decision(path, module)
+        return LayerDecision("container")
+
+    @staticmethod
+    def _leaf_decision(path: str, module: nn.Module) -> LayerDecision:
+        if isinstance(module, AVERAGE_POOL_TYPES):
+            return LayerDecision("rule", Z())
+        if isinstance(module, BATCH_NORM_TYPES) or _is_frozen_batch_norm(module):
+            return LayerDecision("rule", BatchNormRule())
+        for cls, rule in SUM_RULES.items():
+            if type(module) is cls:
+                return LayerDecision("rule", rule)
+        if isinstance(module, PASS_TYPES):
+            return LayerDecision("rule", Pass())
+        if is_kernel_padding(module):
+            return LayerDecision("kernel_padding")
+        if isinstance(module, nn.Upsample) and module.mode == "nearest":
+            return LayerDecision("route")
+        if isinstance(module, ROUTE_TYPES):
+            return LayerDecision("route")
+        name = type(module).__name__
+        hint = _HINTS.get(name, "give it a rule with layer_rules={'%s': rule}" % path)
+        return LayerDecision(
+            "unsupported",
+            message=f"LRP has no rule for layer '{path}' ({type(module).__module__}.{name}): {hint}",
+        )
+
+    def kernel_rule(self, path: str, kind: str, is_input_layer: bool) -> Rule:
+        """The rule of a kernel layer of ``kind`` (``"dense"``/``"conv"``) for one call."""
+        if is_input_layer and self.input_rule is not None:
+            return self.input_rule
+        return self.dense if kind == "dense" else self.conv

@@ -1,0 +1,323 @@
+"""The LRP backward pass: rules attached to modules as forward hooks, run by autograd.
+
+How it works (the "gradient trick", as in zennit): during the forward pass every module that has a
+rule is wrapped so that its output becomes the output of a small autograd function whose backward
+is the rule. The model's output is then differentiated with the initial relevance as
+``grad_outputs``; at every hooked module the rule turns the relevance at the output into the
+relevance at the input, and operations without a hook (reshapes, max pooling, padding) move it
+like a gradient. What arrives at the input is the relevance map.
+
+Why not zennit's hooks: zennit 0.5.1 and 1.0.0 differ in how hooks are registered and how rule
+templates and parameter modifiers are applied; its ``BasicHook`` attributes the first positional
+input only (no two-input residual sums); and SPEC needs per-call decisions (the input layer is
+found by following the data, a module may be called twice). The engine here is small and keeps
+all per-call state in :class:`~signxai_captum.rules.LayerCall` objects, never on modules.
+
+Safety: after the forward pass the autograd graph between hooked layers is checked; an operation
+that is neither a hooked layer nor a pure re-arrangement (a functional ``x + y``, ``F.relu``,
+``x.mean(...)``, ``F.conv2d``) raises :class:`~signxai_captum.composites.LRPLayerError`, because the
+plain gradient through it would silently break the rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .canonizers import Canonizer, canonized
+from .composites import Composite, LayerDecision, LRPLayerError
+from .rules import LayerCall, Pass, Rule
+
+__all__ = ["RelevanceSession", "relevance_session"]
+
+# autograd nodes that only move values (the gradient through them is the right relevance flow)
+_ROUTING_NODES = re.compile(
+    r"^(View|UnsafeView|ReshapeAlias|Clone|Permute|Transpose|T|ConstantPadNd|ReflectionPad\w*|ReplicationPad\w*|"
+    r"MaxPool\w*|AdaptiveMaxPool\w*|Cat|Stack|Squeeze\w*|Unsqueeze\w*|ToCopy|UpsampleNearest\w*|Maximum|Minimum|"
+    r"Index|Slice|Select|PixelShuffle|PixelUnshuffle|ChannelShuffle|Expand|Split\w*|Unbind|Narrow|Alias|AsStrided|"
+    r"Flip|Roll|Unfold|Contiguous|Detach)Backward\d*$"
+)
+# nodes the input-layer search looks through (SPEC §4.3: Flatten/Reshape/Permute/Padding)
+_LOOK_THROUGH_NODES = re.compile(
+    r"^(View|UnsafeView|ReshapeAlias|Clone|Permute|Transpose|T|ConstantPadNd|Squeeze\w*|Unsqueeze\w*|ToCopy|Alias|"
+    r"Expand|Contiguous)Backward\d*$"
+)
+
+
+class _NodeState:
+    """What one hooked call hands to its autograd node."""
+
+    __slots__ = ("call", "rule", "value", "output_version", "input_versions", "input_shapes")
+
+    def __init__(self, call: LayerCall, rule: Rule, value: torch.Tensor) -> None:
+        self.call = call
+        self.rule = rule
+        self.value: torch.Tensor | None = value
+        self.output_version = value._version
+        self.input_versions = tuple(x._version for x in call.inputs)
+        self.input_shapes = tuple(x.shape for x in call.inputs)
+
+
+class _RelevanceFunction(torch.autograd.Function):
+    """Identity in the forward pass (returns the module's output), the rule in the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, state: _NodeState, *inputs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.state = state
+        value, state.value = state.value, None
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        state: _NodeState = ctx.state
+        call = state.call
+        if call is None:
+            raise RuntimeError("internal error: an LRP layer was traversed twice")
+        _check_versions(state)
+        result = state.rule.relevance(call, relevance)
+        for value, shape in zip(result, state.input_shapes):
+            if value is not None and value.shape != shape:
+                raise LRPLayerError(
+                    f"LRP: rule {state.rule!r} of '{call.path}' ({type(call.module).__name__}) returned relevance of "
+                    f"shape {tuple(value.shape)} for an input of shape {tuple(shape)}; this layer changes the shape, "
+                    "give it another rule with layer_rules"
+                )
+        call.release()
+        state.call = None
+        return (None, *result)
+
+
+def _check_versions(state: _NodeState) -> None:
+    call = state.call
+    current_out = call.output._version if call.output is not None else state.output_version
+    changed_out = call.output is not None and current_out != state.output_version
+    changed_in = any(x._version != v for x, v in zip(call.inputs, state.input_versions))
+    if changed_out or changed_in:
+        where = "output" if changed_out else "input"
+        raise LRPLayerError(
+            f"LRP: the {where} of '{call.path}' ({type(call.module).__name__}) was modified in place after the layer "
+            "ran (e.g. by a functional relu_(), x += y or F.relu(..., inplace=True) in forward); LRP needs each "
+            "layer's values: write the operation out of place, as a module"
+        )
+
+
+def _tensors(args: Sequence[Any]) -> tuple[torch.Tensor, ...] | None:
+    """The tensors a module was called with (also ``module([a, b])``); None if anything else."""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = tuple(args[0])
+    if not args or not all(isinstance(a, torch.Tensor) for a in args):
+        return None
+    return tuple(args)
+
+
+class RelevanceSession:
+    """The hooks of one LRP explanation; created by :func:`relevance_session`.
+
+    Attributes
+    ----------
+    input_layers : list of str
+        Paths of the kernel layers that were treated as input layers (filled during the forward).
+    layer_rules : dict of str to Rule
+        For each hooked call: the module path and the rule used (filled during the forward).
+    """
+
+    def __init__(self, composite: Composite) -> None:
+        self.composite = composite
+        self.input_layers: list[str] = []
+        self.layer_rules: dict[str, Rule] = {}
+        self._leaves: tuple[torch.Tensor, ...] = ()
+        self._handles: list[Any] = []
+        # id(padded output) -> (padded output, padding module, unpadded input) of kernel paddings
+        self._padded: dict[int, tuple[torch.Tensor, nn.Module, torch.Tensor]] = {}
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _register(self, model: nn.Module, extra: Sequence[tuple[str, nn.Module]]) -> None:
+        paths = {path for path, _ in model.named_modules()} | {path for path, _ in extra}
+        unknown = sorted(set(self.composite.path_rules) - paths)
+        if unknown:
+            import difflib
+
+            hints = {p: difflib.get_close_matches(p, sorted(paths), n=3) for p in unknown}
+            raise ValueError(
+                "layer_rules name modules the model does not have: "
+                + "; ".join(f"{p!r} (close: {', '.join(h) or 'none'})" for p, h in hints.items())
+            )
+        self._visit(model, "")
+        for path, module in extra:
+            self._hook(path, module, self.composite.decide(path, module))
+
+    def _visit(self, module: nn.Module, path: str) -> None:
+        decision = self.composite.decide(path, module)
+        if decision.action != "container":
+            self._hook(path, module, decision)
+            return
+        for name, child in module.named_children():
+            self._visit(child, f"{path}.{name}" if path else name)
+
+    def _hook(self, path: str, module: nn.Module, decision: LayerDecision) -> None:
+        if decision.action == "route":
+            return
+        if decision.action == "kernel_padding":
+            self._handles.append(module.register_forward_hook(self._record_padding))
+            return
+        if decision.action == "unsupported":
+            self._handles.append(module.register_forward_pre_hook(self._make_unsupported_hook(decision.message)))
+            return
+        self._handles.append(module.register_forward_hook(self._make_hook(path, decision)))
+
+    def _record_padding(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if isinstance(output, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
+            self._padded[id(output)] = (output, module, args[0])
+
+    @staticmethod
+    def _make_unsupported_hook(message: str):
+        def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            tensors = _tensors(args) or tuple(a for a in args if isinstance(a, torch.Tensor))
+            if any(t.requires_grad for t in tensors):
+                raise LRPLayerError(message)
+
+        return hook
+
+    def _make_hook(self, path: str, decision: LayerDecision):
+        def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+            return self._on_forward(path, module, decision, args, output)
+
+        return hook
+
+    def _on_forward(self, path: str, module: nn.Module, decision: LayerDecision, args: tuple[Any, ...], output: Any) -> Any:
+        inputs = _tensors(args)
+        if inputs is None or not isinstance(output, torch.Tensor):
+            raise LRPLayerError(
+                f"LRP: '{path}' ({type(module).__name__}) must be called with tensors and return one tensor, "
+                f"got {len(args)} argument(s) and a {type(output).__name__}"
+            )
+        if not any(x.requires_grad for x in inputs):
+            return None  # not on the relevance path
+        if decision.action == "kernel":
+            is_input = self._is_input_layer(inputs[0])
+            if is_input:
+                self.input_layers.append(path)
+            rule = self.composite.kernel_rule(path, decision.kind or "conv", is_input)
+        else:
+            is_input = decision.kind is not None and self._is_input_layer(inputs[0])
+            rule = decision.rule
+        if rule.needs_kernel and decision.kind is None:
+            raise LRPLayerError(
+                f"LRP: rule {rule!r} needs a Linear or convolution layer, but '{path}' is a {type(module).__name__}"
+            )
+        self.layer_rules[path] = rule
+        keep_inputs = not isinstance(rule, Pass)
+        padded = self._padded.get(id(inputs[0])) if decision.kind is not None else None
+        call = LayerCall(
+            module=module,
+            path=path,
+            inputs=inputs if keep_inputs else (),
+            output=output if rule.needs_output else None,
+            is_input_layer=is_input,
+            padding=(padded[1], padded[2]) if padded is not None and padded[0] is inputs[0] else None,
+        )
+        state = _NodeState(call, rule, output.detach())
+        if not keep_inputs:
+            state.input_shapes = tuple(x.shape for x in inputs)
+        return _RelevanceFunction.apply(state, *inputs)
+
+    # -- data flow --------------------------------------------------------------------------------
+    def _is_input_layer(self, tensor: torch.Tensor) -> bool:
+        """Whether ``tensor`` is a model input, seen through reshapes, permutes and padding only."""
+        if any(tensor is leaf for leaf in self._leaves):
+            return True
+        node = tensor.grad_fn
+        while node is not None:
+            name = type(node).__name__
+            if name == "AccumulateGrad":
+                return any(node.variable is leaf for leaf in self._leaves)
+            if not _LOOK_THROUGH_NODES.match(name):
+                return False
+            parents = [n for n, _ in node.next_functions if n is not None]
+            if len(parents) != 1:
+                return False
+            node = parents[0]
+        return False
+
+    def set_inputs(self, leaves: Sequence[torch.Tensor]) -> None:
+        """Declare the model inputs (leaf tensors with ``requires_grad``) before the forward pass."""
+        self._leaves = tuple(leaves)
+        self.input_layers = []
+        self.layer_rules = {}
+        self._padded = {}
+
+    def check_graph(self, output: torch.Tensor) -> None:
+        """Raise :class:`LRPLayerError` if an operation LRP cannot see lies on the relevance path."""
+        if output.grad_fn is None:
+            raise ValueError("LRP: the model output does not depend on the input (no autograd graph)")
+        seen: set[int] = set()
+        stack: list[tuple[Any, str]] = [(output.grad_fn, "the model output")]
+        problems: list[str] = []
+        while stack:
+            node, below = stack.pop()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            name = type(node).__name__
+            state = getattr(node, "state", None)
+            if isinstance(state, _NodeState):
+                call = state.call
+                where = f"'{call.path}' ({type(call.module).__name__})" if call is not None else below
+            elif name == "AccumulateGrad" or _ROUTING_NODES.match(name):
+                where = below
+            else:
+                problems.append(f"{name.removesuffix('Backward0').removesuffix('Backward1')} (feeding {below})")
+                where = below
+            for parent, _ in node.next_functions:
+                stack.append((parent, where))
+        if problems:
+            raise LRPLayerError(
+                "LRP cannot see these functional operations in the model's forward: "
+                + "; ".join(sorted(set(problems)))
+                + ". Relevance would pass through them as a plain gradient, which breaks the rules. Write them as "
+                "modules: activations as nn.ReLU() etc., residual sums as signxai_captum.canonizers.ResidualAdd() "
+                "(or signxai_captum.convert.Add()), global average pooling as nn.AdaptiveAvgPool2d(1), layers as "
+                "nn.Linear/nn.Conv2d; or give the enclosing module a rule with layer_rules"
+            )
+
+    def close(self) -> None:
+        """Remove every hook."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._padded = {}
+        self._leaves = ()
+
+
+@contextlib.contextmanager
+def relevance_session(
+    model: nn.Module, composite: Composite, canonizers: Sequence[Canonizer] = ()
+) -> Iterator[RelevanceSession]:
+    """Apply ``canonizers``, attach the rules of ``composite`` to ``model``; undo both on exit.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (its modules get hooks for the duration only).
+    composite : Composite
+        The rules.
+    canonizers : sequence of Canonizer
+        Temporary rewrites (fresh instances per session).
+
+    Yields
+    ------
+    RelevanceSession
+        Call :meth:`RelevanceSession.set_inputs` before the forward pass and
+        :meth:`RelevanceSession.check_graph` on its output.
+    """
+    session = RelevanceSession(composite)
+    with canonized(model, canonizers) as extra:
+        try:
+            session._register(model, extra)
+            yield session
+        finally:
+            session.close()

@@ -1,0 +1,392 @@
+"""Layer-wise relevance propagation (SPEC §4) as Captum attributions, with the SIGN input rules.
+
+>>> LRPSign(model, epsilon=0.1).attribute(x, target=3)          # lrpsign_epsilon_0_1
+>>> LRP(model, rule=Epsilon(0.1), input_rule=Sign()).attribute(x, target=3)
+>>> LRP.from_method(model, "lrp_sequential_composite_a").attribute(x)
+
+Relevance starts from the selected logit value f_c(x) (SPEC §1), so for conservative rules it sums
+to about f_c(x); ``return_convergence_delta=True`` returns ``sum(R) - f_c(x)`` per sample.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Literal, Mapping, Sequence, overload
+
+import torch
+from captum.log import log_usage
+from torch import nn
+
+from shared_spec import LRPRuleSet, MethodSpec, format_number, parse
+
+from ..canonizers import Canonizer, default_canonizers
+from ..composites import Composite, LRPLayerError
+from ..lrp_engine import relevance_session
+from ..rules import Rule
+from .base import SignXAIAttribution, TensorOrTuple
+
+__all__ = [
+    "LRP",
+    "LRPZ",
+    "LRPEpsilon",
+    "LRPStdxEpsilon",
+    "LRPAlphaBeta",
+    "LRPSign",
+    "LRPSequentialCompositeA",
+    "LRPSequentialCompositeB",
+]
+
+RuleLike = Rule | str
+
+
+class LRP(SignXAIAttribution):
+    """Layer-wise relevance propagation with configurable rules.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (a final ``nn.Softmax`` is skipped; the model is never modified: hooks and
+        canonizers are removed and ``training``/``requires_grad`` restored on every path).
+    rule : Rule, str, mapping or Composite, default "z"
+        The rule of every kernel layer (Linear and convolutions); or ``{"dense": rule, "conv": rule}``;
+        or a ``shared_spec.LRPRuleSet``; or a ready :class:`~signxai_captum.composites.Composite`
+        (then ``input_rule`` and ``layer_rules`` must be left out).
+    input_rule : Rule or str, optional
+        Rule for the kernel layer(s) fed directly by the model input (SPEC §4.3), e.g.
+        :class:`~signxai_captum.rules.Sign`. ``None``: the kernel rule there too.
+    layer_rules : mapping, optional
+        Per-layer overrides keyed by module path (``"features.0"``) or module type; values are rules
+        or rule names (``"pass"``, ``"route"``, ``"z"``...). Use it to give a rule to a custom layer.
+    canonizers : sequence of Canonizer or callable, optional
+        Temporary model rewrites; default :func:`~signxai_captum.canonizers.default_canonizers`
+        (out-of-place activations, torchvision ResNet residual sums). A callable is called once per
+        :meth:`attribute` to get fresh instances.
+    initial_relevance : {"logit", "one"}, default "logit"
+        Seed at the selected output: its value f_c(x) (SPEC §1) or 1.
+
+    Notes
+    -----
+    Which layers are supported, and why a functional ``x + y`` in ``forward`` is an error, is
+    described in :mod:`signxai_captum.composites` and :mod:`signxai_captum.lrp_engine`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        rule: RuleLike | Mapping[str, RuleLike] | LRPRuleSet | Composite = "z",
+        input_rule: RuleLike | None = None,
+        layer_rules: Mapping[Any, RuleLike] | None = None,
+        canonizers: Sequence[Canonizer] | Callable[[], Sequence[Canonizer]] | None = None,
+        initial_relevance: Literal["logit", "one"] = "logit",
+    ) -> None:
+        super().__init__(model)
+        self.composite = _composite(rule, input_rule, layer_rules)
+        if canonizers is None:
+            canonizers = default_canonizers
+        self._canonizers = canonizers
+        if initial_relevance not in ("logit", "one"):
+            raise ValueError(f"initial_relevance must be 'logit' or 'one', got {initial_relevance!r}")
+        self.initial_relevance = initial_relevance
+        self.method_name: str | None = None
+        self.input_layers: list[str] = []
+        self._warned_no_input_layer = False
+
+    @classmethod
+    def from_method(cls, model: nn.Module, method: str | MethodSpec, **kwargs: Any) -> "LRP":
+        """The LRP attribution of a method name of the table (``lrpsign_epsilon_0_1``, ...).
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The model.
+        method : str or shared_spec.MethodSpec
+            An LRP method name (or parametric form, SPEC §2).
+        **kwargs
+            Keyword overrides of the name's parameters (``epsilon=``, ``mu=``, ``low=``...), plus
+            ``layer_rules``, ``canonizers`` and ``initial_relevance`` for the attribution.
+        """
+        options = {k: kwargs.pop(k) for k in ("layer_rules", "canonizers", "initial_relevance") if k in kwargs}
+        spec = method if isinstance(method, MethodSpec) else parse(method, **kwargs)
+        if not spec.is_lrp:
+            raise ValueError(f"{spec.name!r} is not an LRP method")
+        attribution = cls.__new__(cls)
+        LRP.__init__(attribution, model, spec.lrp_rules(), **options)
+        attribution.method_name = spec.name
+        return attribution
+
+    def has_convergence_delta(self) -> bool:  # noqa: D102
+        return True
+
+    @property
+    def multiplies_by_inputs(self) -> bool:  # noqa: D102
+        return True
+
+    @overload
+    def attribute(
+        self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None,
+        return_convergence_delta: Literal[False] = False,
+    ) -> TensorOrTuple: ...
+
+    @overload
+    def attribute(
+        self, inputs: TensorOrTuple, target: Any = None, additional_forward_args: Any = None, *,
+        return_convergence_delta: Literal[True],
+    ) -> tuple[TensorOrTuple, torch.Tensor]: ...
+
+    @log_usage()
+    def attribute(
+        self,
+        inputs: TensorOrTuple,
+        target: Any = None,
+        additional_forward_args: Any = None,
+        return_convergence_delta: bool = False,
+    ) -> TensorOrTuple | tuple[TensorOrTuple, torch.Tensor]:
+        """Relevance of each input element for the selected logit.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor or tuple of torch.Tensor
+            A batch (dim 0), or a tuple of batches for multi-input models.
+        target : None, int, list of int or 1-D tensor
+            ``None``: the argmax of the logits per sample; an int: that class for every sample;
+            a list or 1-D tensor of length N: one class per sample.
+        additional_forward_args : Any, optional
+            Extra positional arguments for the model's forward (they get no relevance).
+        return_convergence_delta : bool, default False
+            Also return ``sum(R) - seed`` per sample (``seed = f_c(x)`` by default), a tensor of
+            shape ``(N,)``.
+
+        Returns
+        -------
+        torch.Tensor or tuple of torch.Tensor
+            Relevance maps with exactly the shapes of ``inputs``; with ``return_convergence_delta``
+            a pair ``(maps, delta)``.
+        """
+        self._seed: torch.Tensor | None = None
+        result = SignXAIAttribution.attribute.__wrapped__(self, inputs, target, additional_forward_args)
+        if not return_convergence_delta:
+            return result
+        maps = result if isinstance(result, tuple) else (result,)
+        total = sum(m.reshape(m.shape[0], -1).sum(dim=1) for m in maps)
+        return result, (total - self._seed).detach()
+
+    def _attribute(
+        self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
+    ) -> tuple[torch.Tensor, ...]:
+        canonizers = self._canonizers() if callable(self._canonizers) else self._canonizers
+        with relevance_session(self.forward_func, self.composite, canonizers) as session:
+            leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
+            session.set_inputs(leaves)
+            try:
+                output = self._forward(leaves, additional_forward_args)
+            except ValueError as error:  # _forward wraps errors raised by the model: show ours as they are
+                if isinstance(error.__cause__, LRPLayerError):
+                    raise error.__cause__ from None
+                raise
+            session.check_graph(output)
+            targets = self._targets(target, output)
+            selected = output.gather(1, targets[:, None])
+            seed = selected.detach() if self.initial_relevance == "logit" else torch.ones_like(selected)
+            grads = torch.autograd.grad(selected, leaves, seed, allow_unused=True)
+            self.input_layers = list(session.input_layers)
+        self._seed = seed[:, 0].detach()
+        if self.composite.input_rule is not None and not self.input_layers and not self._warned_no_input_layer:
+            self._warned_no_input_layer = True
+            warnings.warn(
+                f"the input-layer rule {self.composite.input_rule!r} was not applied: no Linear/convolution layer is "
+                "fed directly by the model input (only Flatten/Reshape/Permute/Padding are looked through, SPEC §4.3)",
+                stacklevel=4,
+            )
+        return tuple(torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads))
+
+
+def _composite(
+    rule: Any, input_rule: RuleLike | None, layer_rules: Mapping[Any, RuleLike] | None
+) -> Composite:
+    if isinstance(rule, Composite):
+        if input_rule is not None or layer_rules:
+            raise ValueError("give input_rule and layer_rules to the Composite, not next to it")
+        return rule
+    if isinstance(rule, LRPRuleSet):
+        composite = Composite.from_rule_set(rule, layer_rules)
+        if input_rule is not None:
+            composite = Composite(composite.dense, composite.conv, input_rule, layer_rules)
+        return composite
+    if isinstance(rule, Mapping):
+        unknown = set(rule) - {"dense", "conv"}
+        if unknown or len(rule) != 2:
+            raise ValueError(f"a rule mapping needs exactly the keys 'dense' and 'conv', got {sorted(rule)}")
+        return Composite(rule["dense"], rule["conv"], input_rule, layer_rules)
+    return Composite(rule, rule, input_rule, layer_rules)
+
+
+class _Named(LRP):
+    """Shared constructor of the preset classes: build from a method name."""
+
+    def _init_from_name(self, model: nn.Module, name: str, overrides: dict[str, Any], options: dict[str, Any]) -> None:
+        spec = parse(name, **overrides)
+        LRP.__init__(self, model, spec.lrp_rules(), **options)
+        self.method_name = spec.name
+
+
+class LRPZ(LRP):
+    """``lrp_z``: the Z rule on every kernel layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    input_rule, layer_rules, canonizers, initial_relevance
+        As for :class:`LRP`.
+    """
+
+    def __init__(self, model: nn.Module, input_rule: RuleLike | None = None, **options: Any) -> None:
+        super().__init__(model, "z", input_rule, **options)
+        self.method_name = "lrp_z" if input_rule is None else None
+
+
+class LRPEpsilon(LRP):
+    """``lrp_epsilon_<v>``: the Epsilon rule on every kernel layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    epsilon : float
+        Stabiliser > 0.
+    input_rule, layer_rules, canonizers, initial_relevance
+        As for :class:`LRP`.
+    """
+
+    def __init__(self, model: nn.Module, epsilon: float, input_rule: RuleLike | None = None, **options: Any) -> None:
+        from ..rules import Epsilon
+
+        super().__init__(model, Epsilon(epsilon), input_rule, **options)
+        self.epsilon = float(epsilon)
+        self.method_name = f"lrp_epsilon_{format_number(self.epsilon)}" if input_rule is None else None
+
+
+class LRPStdxEpsilon(LRP):
+    """``lrp_epsilon_<f>_std_x``: Epsilon with ``epsilon = std_factor * std(layer input)`` per sample.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    std_factor : float
+        Factor >= 0.
+    input_rule, layer_rules, canonizers, initial_relevance
+        As for :class:`LRP`.
+    """
+
+    def __init__(self, model: nn.Module, std_factor: float, input_rule: RuleLike | None = None, **options: Any) -> None:
+        from ..rules import StdxEpsilon
+
+        super().__init__(model, StdxEpsilon(std_factor), input_rule, **options)
+        self.std_factor = float(std_factor)
+        self.method_name = f"lrp_epsilon_{format_number(self.std_factor)}_std_x" if input_rule is None else None
+
+
+class LRPAlphaBeta(LRP):
+    """``lrp_alpha_<a>_beta_<b>``: the AlphaBeta rule on every kernel layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    alpha, beta : float, default 1 and 0
+        ``alpha - beta = 1``, ``alpha >= 1``, ``beta >= 0``.
+    input_rule, layer_rules, canonizers, initial_relevance
+        As for :class:`LRP`.
+    """
+
+    def __init__(
+        self, model: nn.Module, alpha: float = 1.0, beta: float = 0.0, input_rule: RuleLike | None = None, **options: Any
+    ) -> None:
+        from ..rules import AlphaBeta
+
+        super().__init__(model, AlphaBeta(alpha, beta), input_rule, **options)
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.method_name = (
+            f"lrp_alpha_{format_number(self.alpha)}_beta_{format_number(self.beta)}" if input_rule is None else None
+        )
+
+
+class LRPSign(_Named):
+    """``lrpsign_*``: the SIGN input rule (SIGNmu with ``mu``) over any LRP preset.
+
+    The first kernel layer(s) fed by the input use ``R_in = sign(a) * W^T (R / z)`` (no epsilon);
+    every other kernel layer uses the preset's rule.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    epsilon : float, optional
+        Preset ``epsilon_<v>`` (``lrpsign_epsilon_<v>``).
+    std_x : float, optional
+        Preset ``epsilon_<f>_std_x`` with this std factor.
+    mu : float, optional
+        Use SIGNmu with this threshold (raw input units) instead of SIGN.
+    preset : str, optional
+        Any preset of the table written as in a method name after the prefix: ``"z"``,
+        ``"epsilon_0_1"``, ``"alpha_1_beta_0"``, ``"sequential_composite_a"``, ``"z_plus"``...
+        Give at most one of ``epsilon``, ``std_x`` and ``preset``; none gives ``"z"``.
+    **options
+        ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        epsilon: float | None = None,
+        std_x: float | None = None,
+        mu: float | None = None,
+        preset: str | None = None,
+        **options: Any,
+    ) -> None:
+        given = [n for n, v in (("epsilon", epsilon), ("std_x", std_x), ("preset", preset)) if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"LRPSign: give at most one of epsilon, std_x and preset, got {', '.join(given)}")
+        if epsilon is not None:
+            preset = f"epsilon_{format_number(float(epsilon))}"
+        elif std_x is not None:
+            preset = f"epsilon_{format_number(float(std_x))}_std_x"
+        elif preset is None:
+            preset = "z"
+        elif not isinstance(preset, str):
+            raise TypeError(f"LRPSign: preset must be a string such as 'epsilon_0_1', got {preset!r}")
+        else:
+            for prefix in ("lrpsign_", "lrp_"):
+                preset = preset.removeprefix(prefix)
+        overrides = {} if mu is None else {"mu": float(mu)}
+        self._init_from_name(model, f"lrpsign_{preset}", overrides, options)
+        self.mu = None if mu is None else float(mu)
+
+
+class LRPSequentialCompositeA(_Named):
+    """``lrp_sequential_composite_a``: Linear layers Epsilon(0.1), convolutions AlphaBeta(1, 0).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    input_rule : Rule or str, optional
+        As for :class:`LRP`.
+    **options
+        ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
+    """
+
+    _preset = "sequential_composite_a"
+
+    def __init__(self, model: nn.Module, input_rule: RuleLike | None = None, **options: Any) -> None:
+        self._init_from_name(model, f"lrp_{self._preset}", {}, options)
+        if input_rule is not None:
+            self.composite = Composite(self.composite.dense, self.composite.conv, input_rule, options.get("layer_rules"))
+            self.method_name = None
+
+
+class LRPSequentialCompositeB(LRPSequentialCompositeA):
+    """``lrp_sequential_composite_b``: Linear layers Epsilon(0.1), convolutions AlphaBeta(2, 1)."""
+
+    _preset = "sequential_composite_b"

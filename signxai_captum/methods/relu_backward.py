@@ -1,0 +1,169 @@
+"""Modified backward passes through ``nn.ReLU`` modules: guided backprop and deconvnet (SPEC §3).
+
+:func:`modified_relu_backward` hooks every ``nn.ReLU`` module of a model for the duration of a
+``with`` block, so that in the backward pass the signal g arriving at a ReLU with input z becomes
+
+- ``"guided"`` (guided backprop): 1[z > 0] * max(g, 0);
+- ``"deconvnet"``: max(g, 0), without the forward mask.
+
+Every other operation keeps its plain gradient. The hooks are removed on exit, also after an
+exception. ``ReLU(inplace=True)`` (torchvision's VGG and ResNet) works: the hooked module runs on a
+copy of its input, so the pre-activation stays available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..multipliers import apply_multiplier
+from .base import SignXAIAttribution
+
+__all__ = [
+    "RELU_MODES",
+    "ModifiedReLUAttribution",
+    "NON_RELU_ACTIVATIONS",
+    "modified_relu_backward",
+    "other_activations",
+    "relu_modules",
+    "warn_about_activations",
+]
+
+#: The backward modes of :func:`modified_relu_backward`.
+RELU_MODES = ("guided", "deconvnet")
+
+#: Activation modules that are not ``nn.ReLU``: guided backprop / deconvnet leave them unchanged.
+NON_RELU_ACTIVATIONS: tuple[type[nn.Module], ...] = (
+    nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Softplus, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.LogSigmoid,
+    nn.Softsign, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink, nn.GLU,
+)
+
+
+class _ModifiedReLU(torch.autograd.Function):
+    """relu(z) forward; the guided-backprop or deconvnet signal backward."""
+
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, guided: bool) -> torch.Tensor:  # noqa: D102
+        ctx.guided = guided
+        if guided:
+            ctx.save_for_backward(z)
+        return z.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
+        grad = grad.clamp(min=0)
+        if ctx.guided:
+            (z,) = ctx.saved_tensors
+            grad = grad * (z > 0).to(grad.dtype)
+        return grad, None
+
+
+def relu_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The ``nn.ReLU`` modules of ``model`` (name, module), in registration order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+
+
+def other_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Activation modules of ``model`` that are not ``nn.ReLU`` (their gradient stays plain)."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, NON_RELU_ACTIVATIONS)]
+
+
+@contextlib.contextmanager
+def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
+    """Within the block, the backward pass through each ``nn.ReLU`` of ``model`` follows ``mode``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model whose ReLU modules are hooked (temporarily; nothing else is touched).
+    mode : {"guided", "deconvnet"}
+        ``"guided"``: 1[z > 0] * max(g, 0). ``"deconvnet"``: max(g, 0).
+
+    Yields
+    ------
+    int
+        The number of hooked ReLU modules.
+    """
+    if mode not in RELU_MODES:
+        raise ValueError(f"mode must be one of {RELU_MODES}, got {mode!r}")
+    guided = mode == "guided"
+    pre_activations: dict[nn.Module, torch.Tensor] = {}
+
+    def before(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        z = args[0]
+        pre_activations[module] = z
+        if getattr(module, "inplace", False):  # the module overwrites its input: let it work on a copy
+            return (z.clone(),) + tuple(args[1:])
+        return None
+
+    def after(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
+        # a module called twice per forward (ResNet's block.relu) stores and consumes one z per call
+        z = pre_activations.pop(module)
+        return _ModifiedReLU.apply(z, guided)
+
+    handles = []
+    try:
+        for _, module in relu_modules(model):
+            handles.append(module.register_forward_pre_hook(before))
+            handles.append(module.register_forward_hook(after))
+        yield len(handles) // 2
+    finally:
+        for handle in handles:
+            handle.remove()
+        pre_activations.clear()
+
+
+def warn_about_activations(model: nn.Module, method: str, stacklevel: int = 3) -> None:
+    """Warn (once per call) when ``method`` cannot treat every activation of ``model`` as SPEC §3 says."""
+    others = other_activations(model)
+    if others:
+        listed = ", ".join(f"{name!r} ({type(m).__name__})" for name, m in others[:5])
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        warnings.warn(
+            f"{method} modifies the backward pass of nn.ReLU modules only; these activations keep their "
+            f"plain gradient: {listed}{more}",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    elif not relu_modules(model):
+        warnings.warn(
+            f"{method}: the model has no nn.ReLU module, so the result equals the plain gradient. A ReLU "
+            "applied functionally inside forward (F.relu, torch.relu) cannot be hooked; use nn.ReLU modules.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+class ModifiedReLUAttribution(SignXAIAttribution):
+    """Base of :class:`GuidedBackprop` and :class:`Deconvnet`: the gradient with modified ReLUs.
+
+    Subclasses set ``_mode`` (``"guided"`` or ``"deconvnet"``), ``_method`` (the method name for
+    messages) and, for the suffix variants, ``_multiplier`` (``"input"`` or ``"sign"``) and ``mu``.
+    The backward pass starts from 1 at the selected logit (unit seed).
+    """
+
+    _mode = "guided"
+    _method = "guided_backprop"
+    _multiplier: str | None = None
+    mu = 0.0
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
+        warn_about_activations(self.forward_func, self._method, stacklevel=4)
+
+    def _attribute(
+        self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
+    ) -> tuple[torch.Tensor, ...]:
+        grads, _ = self._modified_gradients(inputs, target, additional_forward_args)
+        return tuple(apply_multiplier(g, x, self._multiplier, self.mu) for g, x in zip(grads, inputs))
+
+    def _modified_gradients(
+        self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        with modified_relu_backward(self.forward_func, self._mode):
+            return self._gradients(inputs, target, additional_forward_args)

@@ -1,0 +1,682 @@
+"""LRP rules (SPEC §4.1, §4.2): how relevance at a layer's output is moved to its input(s).
+
+A rule is a small immutable object with one method, :meth:`Rule.relevance`, that receives the
+:class:`LayerCall` (the module, its inputs and its output as recorded during the forward pass)
+and the relevance at the layer's output, and returns the relevance at each input. Rules keep no
+per-module or per-call state, so one rule object can serve any number of modules and of calls
+(a module used twice in a forward, as torchvision's ResNet blocks do with their ReLU, gets two
+independent calls).
+
+Kernel-layer rules: :class:`Z`, :class:`Epsilon`, :class:`StdxEpsilon`, :class:`AlphaBeta`,
+:class:`ZPlus`, :class:`Gamma`, :class:`WSquare`, :class:`Flat`, :class:`Bounded`,
+:class:`Sign`, :class:`SignMu`. Other layers: :class:`Pass` (activations and other
+identity-shaped layers), :class:`Route` (plain gradient: reshapes, max pooling, padding),
+:class:`BatchNormRule`, :class:`SumRule` (residual additions), and :class:`Z` also serves
+average pooling (the pooling is the linear map).
+
+Division conventions (SPEC §4.1): a quotient with an exactly-zero denominator is 0 ("0/0 is 0");
+``s(z) = +1`` for ``z >= 0`` and ``-1`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .kernels import kernel_forward, kernel_parameters, kernel_transpose
+from .multipliers import sign_mu
+
+__all__ = [
+    "LayerCall",
+    "Rule",
+    "Z",
+    "Epsilon",
+    "StdxEpsilon",
+    "AlphaBeta",
+    "ZPlus",
+    "Gamma",
+    "WSquare",
+    "Flat",
+    "Bounded",
+    "Sign",
+    "SignMu",
+    "Pass",
+    "Route",
+    "BatchNormRule",
+    "SumRule",
+    "rule_from_spec",
+    "as_rule",
+]
+
+
+@dataclass(eq=False)
+class LayerCall:
+    """One call of a module during the forward pass, as a rule sees it.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The module that was called.
+    path : str
+        Its dotted path in the explained model (for messages).
+    inputs : tuple of torch.Tensor
+        The tensors the module was called with, still attached to the forward graph.
+    output : torch.Tensor or None
+        The module's output, attached to the graph of this call only (``None`` for rules that do
+        not need it).
+    is_input_layer : bool
+        Whether the module is fed directly by the model input (SPEC §4.3).
+    padding : tuple of (torch.nn.Module, torch.Tensor) or None
+        When the input was zero-padded by a padding module that belongs to this convolution (the
+        converter's padding for Keras ``padding="same"``, see :mod:`signxai_captum.composites`):
+        that module and the unpadded tensor. Padded positions are then not inputs: they get no
+        bounds (Bounded), no unit input (WSquare/Flat) and do not enter std(a) (StdxEpsilon),
+        as with a convolution's own ``padding=``.
+    """
+
+    module: nn.Module
+    path: str
+    inputs: tuple[torch.Tensor, ...]
+    output: torch.Tensor | None
+    is_input_layer: bool = False
+    padding: tuple[nn.Module, torch.Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The first (for kernel layers: the only) input."""
+        return self.inputs[0]
+
+    def transpose(self, grad: torch.Tensor) -> torch.Tensor:
+        """``J^T grad`` through the module's own forward graph (``W^T grad`` for a linear layer).
+
+        Uses the graph recorded in the forward pass (no recomputation). May be called once.
+        """
+        if self.output is None:
+            raise RuntimeError(f"internal error: the output of {self.path} was not recorded")
+        (result,) = torch.autograd.grad(self.output, self.inputs[0], grad, allow_unused=True)
+        return torch.zeros_like(self.inputs[0]) if result is None else result
+
+    def real_input(self) -> torch.Tensor:
+        """The layer input without the convolution's own padding (see ``padding``), detached."""
+        return (self.x if self.padding is None else self.padding[1]).detach()
+
+    def input_mask(self) -> torch.Tensor | None:
+        """1 at real input positions, 0 at the convolution's own padding; None without such padding."""
+        if self.padding is None:
+            return None
+        pad, source = self.padding
+        with torch.no_grad():
+            return pad(torch.ones_like(source))
+
+    def release(self) -> None:
+        """Drop the recorded tensors (called once the relevance has passed)."""
+        self.inputs = ()
+        self.output = None
+        self.padding = None
+
+
+def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
+    """``z + epsilon * s(z)`` (a new tensor); ``epsilon`` a scalar or a broadcastable tensor."""
+    if isinstance(epsilon, torch.Tensor):
+        return z + torch.where(z >= 0, epsilon, -epsilon)
+    eps = z.new_tensor(epsilon)
+    return z + torch.where(z >= 0, eps, -eps)
+
+
+def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    """``num / den`` with 0 where ``den`` is exactly 0."""
+    return torch.where(den == 0, 0.0, num / den)
+
+
+def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Reshape per-sample values ``(N,)`` to broadcast against ``like`` ``(N, ...)``."""
+    return values.reshape((-1,) + (1,) * (like.ndim - 1))
+
+
+class Rule:
+    """Base class of the LRP rules.
+
+    Subclasses implement :meth:`relevance`. ``name`` is the rule's name in the method table
+    (``shared_spec``), ``params`` its parameters.
+    """
+
+    name: str = "rule"
+    #: whether the rule reads the module's recorded output (then the engine keeps it)
+    needs_output: bool = True
+    #: whether the rule needs kernel parameters (Linear/convolution weights)
+    needs_kernel: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The rule's parameters."""
+        return {}
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """Relevance at each input of ``call`` given the relevance at its output.
+
+        Parameters
+        ----------
+        call : LayerCall
+            The recorded call.
+        relevance : torch.Tensor
+            Relevance at the module's output (the output's shape).
+
+        Returns
+        -------
+        tuple of torch.Tensor or None
+            One entry per input (``None`` for inputs that get no relevance).
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and repr(self) == repr(other)
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+
+# --------------------------------------------------------------------------------------------
+# the Z family: the layer's own forward gives z, its own backward gives W^T s
+# --------------------------------------------------------------------------------------------
+class _ZFamily(Rule):
+    """R_in = m(a) * W^T (R / (z + stabiliser)); subclasses choose m and the stabiliser."""
+
+    #: whether the denominator can be exactly zero (no epsilon): then 0/0 = 0 handling is needed
+    _may_be_zero = True
+
+    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        z = call.output.detach()
+        denominator = self._denominator(call, z)
+        scaled = _safe_div(relevance, denominator) if self._may_be_zero else relevance / denominator
+        # the transposed product is a fresh tensor: multiply in place
+        return (call.transpose(scaled).mul_(self._input_factor(call.x.detach())),)
+
+
+class Z(_ZFamily):
+    """Z rule: ``R_in = a * W^T (R / z)``, ``z = W a + b`` (bias included), 0/0 = 0.
+
+    Also the rule of average pooling layers (the pooling is the linear map, no bias).
+    """
+
+    name = "z"
+
+
+class Epsilon(_ZFamily):
+    """Epsilon rule: ``R_in = a * W^T (R / (z + epsilon s(z)))``.
+
+    Parameters
+    ----------
+    epsilon : float
+        Stabiliser, > 0.
+    """
+
+    name = "epsilon"
+
+    def __init__(self, epsilon: float) -> None:
+        epsilon = float(epsilon)
+        if not epsilon > 0 or not math.isfinite(epsilon):
+            raise ValueError(f"Epsilon: epsilon must be a finite number > 0, got {epsilon}")
+        self.epsilon = epsilon
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"epsilon": self.epsilon}
+
+    _may_be_zero = False
+
+    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
+        return _stabilise(z, self.epsilon)
+
+
+class StdxEpsilon(_ZFamily):
+    """StdxEpsilon rule: Epsilon with ``epsilon = std_factor * std(a)`` per sample.
+
+    ``std(a)`` is the population standard deviation over all elements of each sample's input to
+    this layer, recomputed on every call, so a sample's map does not depend on its batch.
+
+    Parameters
+    ----------
+    std_factor : float
+        Factor f >= 0.
+    """
+
+    name = "std_x_epsilon"
+
+    def __init__(self, std_factor: float) -> None:
+        std_factor = float(std_factor)
+        if not std_factor >= 0 or not math.isfinite(std_factor):
+            raise ValueError(f"StdxEpsilon: std_factor must be a finite number >= 0, got {std_factor}")
+        self.std_factor = std_factor
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"std_factor": self.std_factor}
+
+    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
+        x = call.real_input()
+        std = x.reshape(x.shape[0], -1).std(dim=1, unbiased=False)
+        # std = 0 gives a zero epsilon: then 0/0 = 0 is needed
+        return _stabilise(z, self.std_factor * _per_sample(std, z))
+
+
+class Sign(_ZFamily):
+    """SIGN input rule: ``R_in = sign(a) * W^T (R / z)``, ``z = W a + b``, no epsilon.
+
+    sign(a) is +1 for a >= 0 and -1 otherwise.
+    """
+
+    name = "sign"
+
+    def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
+        return sign_mu(x, 0.0)
+
+
+class SignMu(_ZFamily):
+    """SIGNmu input rule: ``R_in = sign_mu(a, mu) * W^T (R / z)``; sign_mu is +1 for a >= mu.
+
+    Parameters
+    ----------
+    mu : float
+        Threshold in the layer input's units (the model's raw input units on the input layer).
+    """
+
+    name = "sign_mu"
+
+    def __init__(self, mu: float) -> None:
+        self.mu = float(mu)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"mu": self.mu}
+
+    def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
+        return sign_mu(x, self.mu)
+
+
+# --------------------------------------------------------------------------------------------
+# rules that evaluate the layer with modified weights
+# --------------------------------------------------------------------------------------------
+class _KernelRule(Rule):
+    needs_output = False
+    needs_kernel = True
+
+    @staticmethod
+    def _forward(call: LayerCall, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        return kernel_forward(call.module, x, weight, bias)
+
+    @staticmethod
+    def _transpose(call: LayerCall, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return kernel_transpose(call.module, call.x, weight, grad)
+
+
+class AlphaBeta(_KernelRule):
+    """AlphaBeta rule: alpha times the positive contributions minus beta times the negative ones.
+
+    With ``a = a+ + a-``, ``W = W+ + W-``, ``b = b+ + b-``: activator
+    ``z+ = W+ a+ + W- a- + b+``, inhibitor ``z- = W- a+ + W+ a- + b-``,
+    ``R_in = alpha (a+ W+^T(R/z+) + a- W-^T(R/z+)) - beta (a+ W-^T(R/z-) + a- W+^T(R/z-))``.
+
+    Parameters
+    ----------
+    alpha, beta : float
+        ``alpha - beta = 1``, ``alpha >= 1``, ``beta >= 0``.
+    use_bias : bool, default True
+        Whether the bias parts enter ``z+``/``z-`` (``False`` gives :class:`ZPlus` for (1, 0)).
+    """
+
+    name = "alpha_beta"
+
+    def __init__(self, alpha: float = 1.0, beta: float = 0.0, use_bias: bool = True) -> None:
+        alpha, beta = float(alpha), float(beta)
+        if not (abs(alpha - beta - 1.0) < 1e-9 and alpha >= 1.0 and beta >= 0.0):
+            raise ValueError(f"AlphaBeta: need alpha - beta = 1, alpha >= 1, beta >= 0; got alpha={alpha}, beta={beta}")
+        self.alpha, self.beta, self.use_bias = alpha, beta, bool(use_bias)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "beta": self.beta}
+
+    def _part(
+        self, call: LayerCall, relevance: torch.Tensor, w_for_pos: torch.Tensor, w_for_neg: torch.Tensor,
+        bias: torch.Tensor | None, x_pos: torch.Tensor, x_neg: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """x+ * Wa^T(R/z) + x- * Wb^T(R/z) with z = Wa x+ + Wb x- + bias."""
+        z = self._forward(call, x_pos, w_for_pos, bias)
+        if x_neg is not None:
+            z = z + self._forward(call, x_neg, w_for_neg, None)
+        scaled = _safe_div(relevance, z)
+        out = x_pos * self._transpose(call, w_for_pos, scaled)
+        if x_neg is not None:
+            out = out + x_neg * self._transpose(call, w_for_neg, scaled)
+        return out
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x = call.x.detach()
+        weight, bias = kernel_parameters(call.module)
+        use_bias = self.use_bias and bias is not None
+        x_pos = x.clamp(min=0)
+        # after a ReLU the input has no negative part: skip those passes (and W- when beta = 0)
+        x_neg = x.clamp(max=0) if bool((x < 0).any()) else None
+        w_pos = weight.clamp(min=0)
+        w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
+        result = self._part(call, relevance, w_pos, w_neg, bias.clamp(min=0) if use_bias else None, x_pos, x_neg)
+        if self.alpha != 1.0:
+            result = self.alpha * result
+        if self.beta != 0.0:
+            inhibitor = self._part(call, relevance, w_neg, w_pos, bias.clamp(max=0) if use_bias else None, x_pos, x_neg)
+            result = result - self.beta * inhibitor
+        return (result,)
+
+
+class ZPlus(AlphaBeta):
+    """ZPlus rule: AlphaBeta(1, 0) without bias."""
+
+    name = "z_plus"
+
+    def __init__(self) -> None:
+        super().__init__(1.0, 0.0, use_bias=False)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+class Gamma(_KernelRule):
+    """Gamma rule (textbook): ``z = sum a (w + gamma w+) + b + gamma b+``, relevance by the same
+    contributions: ``R_in = a * (W + gamma W+)^T (R / z)``.
+
+    Parameters
+    ----------
+    gamma : float, default 0.25
+        >= 0.
+    """
+
+    name = "gamma"
+
+    def __init__(self, gamma: float = 0.25) -> None:
+        gamma = float(gamma)
+        if not gamma >= 0 or not math.isfinite(gamma):
+            raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
+        self.gamma = gamma
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"gamma": self.gamma}
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x = call.x.detach()
+        weight, bias = kernel_parameters(call.module)
+        weight = weight + self.gamma * weight.clamp(min=0)
+        if bias is not None:
+            bias = bias + self.gamma * bias.clamp(min=0)
+        z = self._forward(call, x, weight, bias)
+        return (x * self._transpose(call, weight, _safe_div(relevance, z)),)
+
+
+class WSquare(_KernelRule):
+    """WSquare rule: ``R_in = (W^2)^T (R / (W^2 1))``; input-independent, no bias."""
+
+    name = "w_square"
+
+    def _weight(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * weight
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        weight, _ = kernel_parameters(call.module)
+        weight = self._weight(weight)
+        mask = call.input_mask()
+        ones = torch.ones_like(call.x) if mask is None else mask
+        z = self._forward(call, ones, weight, None)
+        return (self._transpose(call, weight, _safe_div(relevance, z)),)
+
+
+class Flat(WSquare):
+    """Flat rule: WSquare with every weight set to 1 (the layer's connectivity only)."""
+
+    name = "flat"
+
+    def _weight(self, weight: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(weight)
+
+
+class Bounded(_KernelRule):
+    """Bounded (z^B) rule for inputs known to lie in ``[low, high]``; no bias.
+
+    ``z = W a - W+ L - W- H``, ``R_in = a * W^T s - L * W+^T s - H * W-^T s``, ``s = R / z``.
+
+    Parameters
+    ----------
+    low, high : float or array-like, default -1 and 1
+        Scalars, per-channel arrays of shape ``(C,)`` (channel axis 1 of the layer input, or the
+        features of a Linear layer's input), or arrays of the layer input's per-sample shape.
+    """
+
+    name = "bounded"
+
+    def __init__(self, low: Any = -1.0, high: Any = 1.0) -> None:
+        self.low = self._check_bound(low, "low")
+        self.high = self._check_bound(high, "high")
+
+    @staticmethod
+    def _check_bound(value: Any, what: str) -> float | np.ndarray:
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        array = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"Bounded: {what} must be finite, got {value!r}")
+        return float(array) if array.ndim == 0 else array.copy()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        as_param = lambda v: v if isinstance(v, float) else v.tolist()  # noqa: E731
+        return {"low": as_param(self.low), "high": as_param(self.high)}
+
+    def _bound(self, value: float | np.ndarray, x: torch.Tensor, what: str) -> torch.Tensor:
+        if isinstance(value, float):
+            return torch.full_like(x, value)
+        tensor = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+        per_sample = tuple(x.shape[1:])
+        if tensor.shape == per_sample:
+            return tensor.expand_as(x)
+        if tensor.ndim == 1 and x.ndim >= 2 and tensor.shape[0] == x.shape[1]:
+            return tensor.reshape((1, -1) + (1,) * (x.ndim - 2)).expand_as(x)
+        raise ValueError(
+            f"Bounded: {what} has shape {tuple(tensor.shape)}, which fits neither the channels ({x.shape[1]},) "
+            f"nor the per-sample shape {per_sample} of the layer input"
+        )
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x = call.x.detach()
+        if call.padding is None:
+            low, high = self._bound(self.low, x, "low"), self._bound(self.high, x, "high")
+        else:  # bounds for the real inputs; the convolution's own zero padding gets none
+            pad, source = call.padding
+            with torch.no_grad():
+                low = pad(self._bound(self.low, source.detach(), "low"))
+                high = pad(self._bound(self.high, source.detach(), "high"))
+        weight, _ = kernel_parameters(call.module)
+        w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
+        z = (
+            self._forward(call, x, weight, None)
+            - self._forward(call, low, w_pos, None)
+            - self._forward(call, high, w_neg, None)
+        )
+        scaled = _safe_div(relevance, z)
+        result = (
+            x * self._transpose(call, weight, scaled)
+            - low * self._transpose(call, w_pos, scaled)
+            - high * self._transpose(call, w_neg, scaled)
+        )
+        return (result,)
+
+
+# --------------------------------------------------------------------------------------------
+# other layers
+# --------------------------------------------------------------------------------------------
+class Pass(Rule):
+    """Relevance passes unchanged (activations, other identity-shaped layers; SPEC §4.2)."""
+
+    name = "pass"
+    needs_output = False
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        return (relevance,)
+
+
+class Route(Rule):
+    """The plain gradient routes the relevance: no hook is installed.
+
+    Right for layers that only move values: Flatten/Reshape/Permute, padding, cropping,
+    concatenation, nearest upsampling, identity/dropout (in eval mode) and max pooling (winner
+    takes all). Never use it for a layer that scales or mixes values.
+    """
+
+    name = "route"
+    needs_output = False
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        raise RuntimeError("Route installs no hook; the gradient moves the relevance")
+
+
+class BatchNormRule(Rule):
+    """BatchNorm with inference statistics, ``y = gamma (a - mu) / sigma + beta`` (SPEC §4.2).
+
+    ``R_in = R * [a / (a - mu)] * [(y - beta) / y]``, each denominator stabilised by
+    ``1e-7 s(.)``. Equivalent to the Z rule on the affine map with the bias
+    ``beta - gamma mu / sigma`` (this is not zennit's merge-into-the-previous-layer canonizer).
+    """
+
+    name = "batch_norm"
+    stabiliser = 1e-7
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        module, x = call.module, call.x.detach()
+        y = call.output.detach()
+        mean = getattr(module, "running_mean", None)
+        if mean is None:
+            raise ValueError(
+                f"LRP: batch norm '{call.path}' ({type(module).__name__}) has no running statistics "
+                "(track_running_stats=False); the BatchNorm rule needs inference statistics"
+            )
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        mean = mean.detach().reshape(shape)
+        beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else 0.0
+        eps = self.stabiliser
+        factor = x / _stabilise(x - mean, eps)  # a / (a - mu)
+        factor.mul_(y - beta).div_(_stabilise(y, eps))  # * (y - beta) / y
+        return (factor.mul_(relevance),)
+
+
+class SumRule(Rule):
+    """Element-wise sums (residual additions, SPEC §4.2): Z rule over the addends.
+
+    ``R_i = R * c_i x_i / z``, ``z = sum_j c_j x_j`` (0/0 = 0), with coefficients ``c``: all 1 for a
+    sum (and for an average, whose 1/n cancels), ``(1, -1)`` for a difference.
+
+    Parameters
+    ----------
+    coefficients : sequence of float, optional
+        Per-input coefficients; default all 1.
+    """
+
+    name = "sum"
+
+    def __init__(self, coefficients: Sequence[float] | None = None) -> None:
+        self.coefficients = None if coefficients is None else tuple(float(c) for c in coefficients)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {} if self.coefficients is None else {"coefficients": self.coefficients}
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        coefficients = self.coefficients or (1.0,) * len(call.inputs)
+        if len(coefficients) != len(call.inputs):
+            raise ValueError(f"LRP: '{call.path}' got {len(call.inputs)} inputs, the rule has {len(coefficients)} coefficients")
+        terms = [x.detach() if c == 1.0 else c * x.detach() for c, x in zip(coefficients, call.inputs)]
+        z = terms[0]
+        for term in terms[1:]:
+            z = z + term
+        scaled = _safe_div(relevance, z)
+        return tuple(_sum_to(term * scaled, x.shape) for term, x in zip(terms, call.inputs))
+
+
+def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Sum a broadcast result back to an input's shape."""
+    if tensor.shape == shape:
+        return tensor
+    extra = tensor.ndim - len(shape)
+    if extra:
+        tensor = tensor.sum(dim=tuple(range(extra)))
+    dims = tuple(i for i, n in enumerate(shape) if n == 1 and tensor.shape[i] != 1)
+    return tensor.sum(dim=dims, keepdim=True) if dims else tensor
+
+
+# --------------------------------------------------------------------------------------------
+# names -> rules
+# --------------------------------------------------------------------------------------------
+_BY_NAME: dict[str, Any] = {
+    "z": lambda p: Z(),
+    "epsilon": lambda p: Epsilon(p["epsilon"]),
+    "std_x_epsilon": lambda p: StdxEpsilon(p["std_factor"]),
+    "alpha_beta": lambda p: AlphaBeta(p["alpha"], p["beta"]),
+    "z_plus": lambda p: ZPlus(),
+    "gamma": lambda p: Gamma(p.get("gamma", 0.25)),
+    "w_square": lambda p: WSquare(),
+    "flat": lambda p: Flat(),
+    "bounded": lambda p: Bounded(p.get("low", -1.0), p.get("high", 1.0)),
+    "sign": lambda p: Sign(),
+    "sign_mu": lambda p: SignMu(p.get("mu", 0.0)),
+    "pass": lambda p: Pass(),
+    "route": lambda p: Route(),
+    "batch_norm": lambda p: BatchNormRule(),
+    "sum": lambda p: SumRule(p.get("coefficients")),
+}
+
+
+def rule_from_spec(name: str, params: Mapping[str, Any] | None = None) -> Rule:
+    """Build a rule from its table name and parameters (e.g. ``shared_spec.LRPRule`` fields).
+
+    Parameters
+    ----------
+    name : str
+        ``z``, ``epsilon``, ``std_x_epsilon``, ``alpha_beta``, ``z_plus``, ``gamma``,
+        ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu``, or the layer rules
+        ``pass``, ``route``, ``batch_norm``, ``sum``.
+    params : mapping, optional
+        The rule's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta``, ``gamma``,
+        ``low``/``high``, ``mu``).
+    """
+    factory = _BY_NAME.get(name)
+    if factory is None:
+        raise ValueError(f"unknown LRP rule {name!r}; known rules: {', '.join(sorted(_BY_NAME))}")
+    params = dict(params or {})
+    try:
+        return factory(params)
+    except KeyError as missing:
+        raise ValueError(f"LRP rule {name!r} needs the parameter {missing.args[0]!r}") from None
+
+
+def as_rule(value: Any) -> Rule:
+    """Accept a :class:`Rule`, a rule name (parameter-free or with defaults) or a ``shared_spec.LRPRule``."""
+    if isinstance(value, Rule):
+        return value
+    if isinstance(value, str):
+        return rule_from_spec(value)
+    if hasattr(value, "name") and hasattr(value, "params"):
+        return rule_from_spec(value.name, value.params)
+    raise TypeError(f"expected an LRP rule (signxai_captum.rules.Rule or a rule name), got {value!r}")

@@ -1,0 +1,351 @@
+"""The modified backward pass: replay the layer graph forward, then walk it backward once.
+
+One engine serves LRP (SPEC §4: a relevance rule per layer, seeded with the selected logit value)
+and the modified ReLU gradients of guided backprop and deconvnet (SPEC §3: plain gradient except
+at ReLUs, unit seed). The forward replay keeps every layer's input and output; the backward walk
+visits the layers in reverse topological order and maps the signal at each layer's output to its
+inputs (summing where a tensor feeds several layers). The whole pass is one ``tf.function``,
+traced once per model, method and input shape and cached while the model lives.
+"""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from typing import Any, Callable, Hashable, Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from shared_spec import LRPRule, LRPRuleSet, resolve_targets
+
+from ..softmax import looks_like_probabilities
+from .graph import Graph, Step, trace
+from .layers import (
+    ACTIVATIONS,
+    AVERAGE_POOLING,
+    GRADIENT_ROUTED,
+    LOOK_THROUGH,
+    PASS_THROUGH,
+    KernelLayer,
+    is_linear_activation,
+    is_relu,
+    kernel_layer,
+    layer_error,
+)
+from .rules import apply_rule, stabilize, vjp
+
+__all__ = ["lrp", "modified_relu_gradient", "lrp_plan"]
+
+_BN_STABILIZER = 1e-7
+
+Forward = Callable[[Step, list], tuple[list, Any]]
+Backward = Callable[[Step, list, list, Any, tf.Tensor], list]
+
+
+def _call_forward(step: Step, ins: list) -> tuple[list, Any]:
+    return step.call(ins), None
+
+
+def _gradient_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        for t in ins:
+            tape.watch(t)
+        out = step.call(ins)[0]
+    grads = tape.gradient(out, ins, output_gradients=r)
+    return [None if g is None else tf.convert_to_tensor(g) for g in grads]
+
+
+def _pass_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    return [r]
+
+
+def _kernel_forward(k: KernelLayer) -> Forward:
+    def forward(step: Step, ins: list) -> tuple[list, Any]:
+        (a,) = ins
+        z_nb = k.linear(a, k.kernel)
+        z = k.add_bias(z_nb, k.bias)
+        act = k.activation
+        y = z if is_linear_activation(act) else act(z)
+        return [y], (z_nb, z)
+
+    return forward
+
+
+def _average_pool_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    (a,) = ins
+    s = tf.math.divide_no_nan(r, outs[0])
+    (g,) = _gradient_backward(step, ins, outs, aux, s)
+    return [a * g]
+
+
+def _add_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    s = tf.math.divide_no_nan(r, outs[0])
+    return [x * s for x in ins]
+
+
+def _batch_norm_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    layer = step.layer
+    (a,) = ins
+    y = outs[0]
+    rank = a.shape.rank
+    axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
+    shape = [1] * rank
+    for ax in axes:
+        shape[ax % rank] = a.shape[ax]
+    mean = tf.reshape(tf.cast(layer.moving_mean, a.dtype), shape)
+    beta = tf.reshape(tf.cast(layer.beta, a.dtype), shape) if getattr(layer, "beta", None) is not None else 0.0
+    ratio_in = a / stabilize(a - mean, _BN_STABILIZER)
+    ratio_out = (y - beta) / stabilize(y, _BN_STABILIZER)
+    return [r * ratio_in * ratio_out]
+
+
+def _relu_signal(mode: str, g: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    g = tf.nn.relu(g)
+    if mode == "guided_backprop":
+        g = tf.where(z > 0, g, tf.zeros_like(g))
+    return g
+
+
+class _Plan:
+    """The forward/backward functions of every step, decided once per model and method."""
+
+    def __init__(self, model: keras.Model, mode: str, rules: LRPRuleSet | None, method: str) -> None:
+        self.graph: Graph = trace(model)
+        self.mode = mode
+        self.method = method
+        self.forward: list[Forward] = []
+        self.backward: list[Backward] = []
+        self.rules_used: dict[str, LRPRule] = {}  # layer name -> rule (LRP), for inspection and tests
+        self.non_relu: list[str] = []
+        self.compiled: Callable[..., tuple[tf.Tensor, tf.Tensor]] = tf.function(self.run, reduce_retracing=True)
+        raw: set[Hashable] = {self.graph.input}  # the input, seen through LOOK_THROUGH layers
+        nonneg: set[Hashable] = set()
+        for step in self.graph.steps:
+            if len(step.outputs) != 1:
+                raise layer_error(step.layer, method)
+            fwd, bwd = self._plan_step(step, rules, raw, nonneg)
+            self.forward.append(fwd)
+            self.backward.append(bwd)
+
+    def _plan_step(self, step: Step, rules, raw: set, nonneg: set) -> tuple[Forward, Backward]:
+        layer = step.layer
+        out = step.outputs[0]
+        all_nonneg = all(k in nonneg for k in step.inputs)
+        if isinstance(layer, LOOK_THROUGH) and all(k in raw for k in step.inputs):
+            raw.add(out)
+        k = kernel_layer(layer)
+        if self.mode == "lrp":
+            if k is not None:
+                rule = rules.for_layer(k.kind, step.inputs[0] in raw)
+                self.rules_used[layer.name] = rule
+                if is_relu(k.activation):
+                    nonneg.add(out)
+                return _kernel_forward(k), self._lrp_kernel_backward(k, rule, step.inputs[0] in nonneg)
+            if isinstance(layer, PASS_THROUGH):
+                if is_relu(layer) or (all_nonneg and not isinstance(layer, ACTIVATIONS)):
+                    nonneg.add(out)
+                return _call_forward, _pass_backward
+            if all_nonneg:
+                nonneg.add(out)
+            if isinstance(layer, GRADIENT_ROUTED):
+                return _call_forward, _gradient_backward
+            if isinstance(layer, AVERAGE_POOLING):
+                return _call_forward, _average_pool_backward
+            if isinstance(layer, keras.layers.Add):
+                return _call_forward, _add_backward
+            nonneg.discard(out)
+            if isinstance(layer, keras.layers.BatchNormalization):
+                return _call_forward, _batch_norm_backward
+            raise layer_error(layer, self.method)
+        # guided backprop / deconvnet: plain gradient except at ReLUs
+        if k is not None:
+            act = k.activation
+            if not (is_linear_activation(act) or is_relu(act)):
+                self.non_relu.append(f"{layer.name} (activation {getattr(act, '__name__', act)})")
+            return _kernel_forward(k), self._relu_kernel_backward(k)
+        if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)) and is_relu(layer):
+            return _call_forward, self._relu_layer_backward()
+        if isinstance(layer, ACTIVATIONS) and not (
+            isinstance(layer, keras.layers.Activation) and is_linear_activation(layer.activation)
+        ):
+            self.non_relu.append(f"{layer.name} ({type(layer).__name__})")
+        return _call_forward, _gradient_backward
+
+    @staticmethod
+    def _lrp_kernel_backward(k: KernelLayer, rule: LRPRule, nonneg: bool) -> Backward:
+        def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+            return [apply_rule(rule.name, rule.params, k, ins[0], aux[0], r, nonneg)]
+
+        return backward
+
+    def _relu_kernel_backward(self, k: KernelLayer) -> Backward:
+        mode = self.mode
+
+        def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+            z = aux[1]
+            act = k.activation
+            if is_relu(act):
+                g = _relu_signal(mode, r, z)
+            elif is_linear_activation(act):
+                g = r
+            else:
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(z)
+                    y = act(z)
+                g = tape.gradient(y, z, output_gradients=r)
+            return [vjp(k, ins[0], g, k.kernel)]
+
+        return backward
+
+    def _relu_layer_backward(self) -> Backward:
+        mode = self.mode
+
+        def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+            return [_relu_signal(mode, r, ins[0])]
+
+        return backward
+
+    def run(self, x: tf.Tensor, targets: tf.Tensor, use_argmax: bool, logit_seed: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """Forward replay and one backward walk; returns (map at the input, logits)."""
+        graph = self.graph
+        values: dict[Hashable, tf.Tensor] = {graph.input: x}
+        records = []
+        for step, fwd in zip(graph.steps, self.forward):
+            ins = [values[key] for key in step.inputs]
+            outs, aux = fwd(step, ins)
+            for key, value in zip(step.outputs, outs):
+                values[key] = value
+            records.append((ins, outs, aux))
+        logits = values[graph.output]
+        if use_argmax:
+            targets = tf.argmax(logits, axis=1)
+        seed = tf.one_hot(targets, tf.shape(logits)[1], dtype=logits.dtype)
+        if logit_seed:
+            seed = seed * logits
+        relevance: dict[Hashable, tf.Tensor] = {graph.output: seed}
+        for step, bwd, (ins, outs, aux) in zip(reversed(graph.steps), reversed(self.backward), reversed(records)):
+            key = step.outputs[0]
+            if key not in relevance:
+                continue
+            r_ins = bwd(step, ins, outs, aux, relevance.pop(key))
+            for in_key, r_in in zip(step.inputs, r_ins):
+                if r_in is None:
+                    continue
+                relevance[in_key] = relevance[in_key] + r_in if in_key in relevance else r_in
+        result = relevance.get(graph.input)
+        if result is None:
+            result = tf.zeros_like(x)
+        return result, logits
+
+
+_CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "numpy"):
+        arr = np.asarray(value)
+        return ("array", arr.shape, arr.dtype.str, arr.tobytes())
+    return value
+
+
+def _rules_key(rules: LRPRuleSet | None) -> Hashable:
+    if rules is None:
+        return None
+    return tuple(None if r is None else (r.name, _hashable(r.params)) for r in (rules.dense, rules.conv, rules.input))
+
+
+def lrp_plan(model: keras.Model, mode: str = "lrp", rules: LRPRuleSet | None = None, method: str = "LRP") -> _Plan:
+    """Build (or fetch from the cache) the plan of ``model`` for a mode and rule set.
+
+    Raises
+    ------
+    NotImplementedError
+        Naming the first layer without a rule (LRP) or an unsupported model structure.
+    """
+    key = (mode, _rules_key(rules))
+    per_model = _CACHE.setdefault(model, {})
+    if key not in per_model:
+        plan = _Plan(model, mode, rules, method)
+        per_model[key] = plan
+        if plan.non_relu:
+            warnings.warn(
+                f"{method}: the model has non-ReLU activations, which get the plain gradient "
+                f"(only ReLUs are modified): {', '.join(plan.non_relu[:5])}"
+                + (" ..." if len(plan.non_relu) > 5 else ""),
+                stacklevel=4,
+            )
+    return per_model[key]
+
+
+def _run(model: keras.Model, x: tf.Tensor, target: Any, plan: _Plan, logit_seed: bool) -> tf.Tensor:
+    out_shape = tuple(model.outputs[0].shape)
+    n = int(x.shape[0])
+    if len(out_shape) != 2:
+        resolve_targets(target, np.zeros((n,) + tuple(d or 1 for d in out_shape[1:]), np.float32))
+    use_argmax = target is None
+    if use_argmax:
+        targets = tf.zeros((n,), tf.int64)
+    else:
+        targets = tf.constant(resolve_targets(target, np.zeros((n, out_shape[1] or 1), np.float32)), tf.int64)
+    result, logits = plan.compiled(x, targets, use_argmax, logit_seed)
+    if looks_like_probabilities(logits.numpy()):
+        warnings.warn(
+            "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "
+            "that could be removed; explanations are computed on this output as it is",
+            stacklevel=4,
+        )
+    return result
+
+
+def lrp(
+    model: keras.Model, x: tf.Tensor, target: Any, rules: LRPRuleSet, seed: str = "logit", method: str = "LRP"
+) -> tf.Tensor:
+    """Layer-wise relevance propagation of a batch (SPEC §4).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A Sequential or functional model returning logits (no final softmax).
+    x : tf.Tensor
+        A batch in the model's layout.
+    target : None, int or sequence of int
+        The class per sample (None: argmax of the logits).
+    rules : shared_spec.LRPRuleSet
+        The rules per kernel-layer kind and for the input layer(s) (``MethodSpec.lrp_rules()``).
+    seed : {"logit", "unit"}
+        Start from the selected logit value f_c(x) (default) or from 1.
+    method : str
+        Name used in error messages.
+
+    Returns
+    -------
+    tf.Tensor
+        The relevance at the input, ``x``'s shape.
+
+    Raises
+    ------
+    NotImplementedError
+        For a layer without an LRP rule (the message names the layer and its class).
+    """
+    if seed not in ("logit", "unit"):
+        raise ValueError(f"seed must be 'logit' or 'unit', got {seed!r}")
+    plan = lrp_plan(model, "lrp", rules, method)
+    return _run(model, x, target, plan, seed == "logit")
+
+
+def modified_relu_gradient(model: keras.Model, x: tf.Tensor, target: Any, mode: str) -> tf.Tensor:
+    """The gradient of the selected logit with the ReLU backward replaced (SPEC §3), unit seed.
+
+    Parameters
+    ----------
+    mode : {"guided_backprop", "deconvnet"}
+        ``guided_backprop``: g -> 1[z > 0] max(g, 0) at every ReLU; ``deconvnet``: g -> max(g, 0).
+    """
+    if mode not in ("guided_backprop", "deconvnet"):
+        raise ValueError(f"mode must be 'guided_backprop' or 'deconvnet', got {mode!r}")
+    plan = lrp_plan(model, mode, None, mode)
+    return _run(model, x, target, plan, False)
