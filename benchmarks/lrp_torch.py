@@ -7,7 +7,8 @@ Usage::
 
 For each model (torchvision, ``weights=None``) the plain gradient (``signxai_captum.Gradient``, the
 same wrapper as the LRP classes) and the LRP methods are timed in one process on the same batch:
-one warm-up call, then the median of ``--repeats`` calls. Peak memory of one call: on CUDA
+one warm-up call each, then ``--repeats`` rounds over all methods (round robin, so that load from
+other processes spreads evenly) and the median per method. Peak memory of one call: on CUDA
 ``torch.cuda.max_memory_allocated`` above the level before the call; on CPU (where freed memory
 stays with the allocator, so in-process numbers mislead) each method runs once more in a fresh
 subprocess on the same seeded batch, and the peak resident set size above the level before the
@@ -65,26 +66,25 @@ class _PeakRSS:
         return self.peak - self.start
 
 
-def _measure(fn: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> tuple[float, int]:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    peak = -1
+def _time_once(fn: Callable[[], torch.Tensor], device: torch.device) -> float:
+    """Wall time of one call (synchronised on CUDA)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn()
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
         torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-    return statistics.median(times), peak
+    return time.perf_counter() - t0
+
+
+def _cuda_peak(fn: Callable[[], torch.Tensor]) -> int:
+    """Peak CUDA memory of one call above the level before it."""
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
 
 
 def _setup(name: str, batch: int, size: int, device: torch.device):
@@ -136,13 +136,22 @@ def main() -> None:
           f"batch {args.batch}, {args.size}x{args.size}, median of {args.repeats}")
     for name in args.models:
         model, x, target = _setup(name, args.batch, args.size, device)
+        methods = ["gradient"] + METHODS
+        calls = {m: (lambda a=_attribution(model, m): a.attribute(x, target=target)) for m in methods}
+        for call in calls.values():  # warm-up
+            call()
+        # round robin over the methods, so that load from other processes spreads over all of them
+        times: dict[str, list[float]] = {m: [] for m in methods}
+        for _ in range(args.repeats):
+            for method, call in calls.items():
+                times[method].append(_time_once(call, device))
         rows = []
-        for method in ["gradient"] + METHODS:
-            attribution = _attribution(model, method)
-            t, mem = _measure(lambda: attribution.attribute(x, target=target), args.repeats, device)
+        for method in methods:
             if device.type == "cpu":
                 mem = _memory_in_subprocess(name, method, args)
-            rows.append((method, t, mem))
+            else:
+                mem = _cuda_peak(calls[method])
+            rows.append((method, statistics.median(times[method]), mem))
         grad_time, grad_mem = rows[0][1], rows[0][2]
         print(f"\n{name}")
         print(f"  {'method':30s} {'time [s]':>9s} {'x grad':>7s} {'peak mem [MiB]':>15s} {'x grad':>7s}")

@@ -9,7 +9,7 @@ from ._triton_guard import guard_triton
 
 guard_triton()
 
-from .explain import attribution_for, explain  # noqa: E402
+from .explain import attribution_for, explain, supported_methods  # noqa: E402
 from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution  # noqa: E402
 from .methods import (  # noqa: E402
     GuidedBackprop,
@@ -80,6 +80,7 @@ __all__ = [
     "remove_softmax",
     "sign",
     "sign_mu",
+    "supported_methods",
 ]
 
 __version__ = "0.1.0"

@@ -4,9 +4,10 @@ A :class:`Composite` holds the rule for Linear layers (``dense``), the rule for 
 (``conv``), the optional input-layer rule that replaces them on the kernel layer(s) fed directly by
 the model input, and per-layer overrides. Everything else follows a fixed layer map:
 
-- activations and other identity-shaped layers (incl. the converter's ``Rescaling``): :class:`Pass`;
-- Flatten/Unflatten/Identity/Dropout, padding, max pooling, nearest upsampling, concatenation,
-  the converter's channels-last reshapes: :class:`Route` (plain gradient, no hook);
+- activations and other identity-shaped layers (the converter's ``Rescaling``, ``Identity``,
+  ``Dropout``): :class:`Pass`;
+- Flatten/Unflatten, padding, max pooling, nearest upsampling, concatenation, the converter's
+  channels-last reshapes: :class:`Route` (plain gradient, no hook);
 - average pooling (``AvgPool``, ``AdaptiveAvgPool``, the converter's ``SameAvgPool``): :class:`Z`;
 - batch norm (``BatchNorm1d/2d/3d``, ``SyncBatchNorm``, torchvision's ``FrozenBatchNorm2d``):
   :class:`BatchNormRule`;
@@ -43,11 +44,13 @@ PASS_TYPES: tuple[type[nn.Module], ...] = (
     nn.Mish, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
     nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
     convert.Rescaling,
+    # identities at inference: Pass (not Route) so that they, like activations, end the input-layer
+    # search (SPEC §4.3 looks through Flatten/Reshape/Permute/Padding only)
+    nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
 )
 
 ROUTE_TYPES: tuple[type[nn.Module], ...] = (
-    nn.Identity, nn.Flatten, nn.Unflatten,
-    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+    nn.Flatten, nn.Unflatten,
     nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
     nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d, nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
     nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d,

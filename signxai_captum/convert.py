@@ -629,7 +629,9 @@ def _conv_padding(
         return [SamePadding(kernel, stride, dilation, value=0.0)], 0
     if all(b == a for b, a in pairs_opt):
         return [], tuple(b for b, _ in pairs_opt)
-    return [_pad_module(nd, pairs_opt, 0.0)], 0
+    pad = _pad_module(nd, pairs_opt, 0.0)
+    pad.lrp_kernel_padding = True  # the convolution's own padding, not a layer input for LRP
+    return [pad], 0
 
 
 # --------------------------------------------------------------------------- #

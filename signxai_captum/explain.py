@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared_spec import MethodSpec, parse
+from shared_spec import MethodSpec, list_methods, parse
 
 from .gradient_family_factories import GRADIENT_FAMILY_FACTORIES
 from .methods import LRP, Gradient, GradientXInput, GradientXSign, SignXAIAttribution
 
-__all__ = ["attribution_for", "explain"]
+__all__ = ["attribution_for", "explain", "supported_methods"]
 
 
 def _gradient(model: nn.Module, spec: MethodSpec) -> SignXAIAttribution:
@@ -30,6 +30,17 @@ _FACTORIES: dict[str, Callable[[nn.Module, MethodSpec], SignXAIAttribution]] = {
     **GRADIENT_FAMILY_FACTORIES,
     "lrp": lambda model, spec: LRP.from_method(model, spec),
 }
+
+
+def supported_methods() -> list[str]:
+    """The named methods of ``shared_spec.list_methods()`` that this package computes.
+
+    Returns
+    -------
+    list of str
+        In table order; parametric forms of these families work too.
+    """
+    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _FACTORIES]
 
 
 def attribution_for(model: nn.Module, method_name: str | MethodSpec, **params: Any) -> SignXAIAttribution:

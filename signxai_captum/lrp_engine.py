@@ -237,6 +237,8 @@ class RelevanceSession:
                 return any(node.variable is leaf for leaf in self._leaves)
             if not _LOOK_THROUGH_NODES.match(name):
                 return False
+            if name.startswith("ConstantPadNd") and any(p >= 2**63 or p < 0 for p in getattr(node, "_saved_pad", ())):
+                return False  # negative widths: cropping, not padding
             parents = [n for n, _ in node.next_functions if n is not None]
             if len(parents) != 1:
                 return False

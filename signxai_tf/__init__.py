@@ -4,10 +4,10 @@
 >>> maps = explain(model, x, "gradient_x_sign", target=3)   # numpy, x's shape
 """
 
-from .explain import explain
+from .explain import explain, supported_methods
 from .multipliers import sign, sign_mu
 from .softmax import remove_softmax
 
-__all__ = ["explain", "remove_softmax", "sign", "sign_mu"]
+__all__ = ["explain", "remove_softmax", "sign", "sign_mu", "supported_methods"]
 
 __version__ = "0.1.0"

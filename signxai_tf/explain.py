@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import MethodSpec, parse
+from shared_spec import MethodSpec, list_methods, parse
 
 from .batch import as_batch
 from .methods import gradient
@@ -16,7 +16,7 @@ from .methods._spec_adapters import GRADIENT_FAMILY_METHODS
 from .methods._modified_backward_adapters import MODIFIED_BACKWARD_METHODS
 from .softmax import remove_softmax
 
-__all__ = ["explain"]
+__all__ = ["explain", "supported_methods"]
 
 
 def _gradient(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
@@ -29,6 +29,17 @@ _METHODS: dict[str, Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tenso
 }
 _METHODS.update(GRADIENT_FAMILY_METHODS)  # integrated_gradients, smoothgrad, vargrad, grad_cam(_timeseries)
 _METHODS.update(MODIFIED_BACKWARD_METHODS)  # lrp, guided_backprop, deconvnet, guided_grad_cam
+
+
+def supported_methods() -> list[str]:
+    """The named methods of ``shared_spec.list_methods()`` that this package computes.
+
+    Returns
+    -------
+    list of str
+        In table order; parametric forms of these families work too.
+    """
+    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _METHODS]
 
 
 def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:

@@ -435,8 +435,9 @@ def test_grad_cam_errors():
         explain(model, x, "grad_cam", layer="flat")
     with pytest.raises(ValueError, match="'block5_conv3'"):
         explain(model, x, "grad_cam_VGG16ILSVRC")
-    with pytest.raises(ValueError, match="grad_cam_timeseries"):
-        explain(cnn1d(), inputs((1, 20, 2)), "grad_cam")
+    # grad_cam on a batch of time series is grad_cam_timeseries (as in signxai_captum)
+    series = inputs((2, 20, 2))
+    np.testing.assert_array_equal(explain(cnn1d(), series, "grad_cam"), explain(cnn1d(), series, "grad_cam_timeseries"))
     with pytest.raises(ValueError, match="grad_cam_timeseries explains time series"):
         explain(model, x, "grad_cam_timeseries")
     with pytest.raises(ValueError, match="no convolution layer"):

@@ -166,11 +166,6 @@ def test_bad_inputs():
         explain(model, inputs((1, 8, 8, 3)), "gradient_x_sing")
 
 
-def test_unimplemented_valid_names_raise_not_implemented():
-    with pytest.raises(NotImplementedError, match="lrp_epsilon_0_1"):
-        explain(mlp(), inputs((1, 6)), "lrp_epsilon_0_1")
-
-
 def test_sign_helpers():
     np.testing.assert_array_equal(signxai_tf.sign(tf.constant([-1.0, 0.0, 2.0])).numpy(), [-1, 1, 1])
     np.testing.assert_array_equal(signxai_tf.sign_mu(tf.constant([-1.0, 0.5, 0.49]), 0.5).numpy(), [-1, 1, -1])

@@ -133,6 +133,13 @@ def test_input_layer_found_through_flatten_and_padding_but_not_through_activatio
     attribution = LRP(activated_first, Epsilon(0.1), input_rule=Sign())
     with pytest.warns(UserWarning, match="input-layer rule Sign\\(\\) was not applied"):
         attribution.attribute(torch.randn(2, 3), target=0)
+    # as in signxai_tf: dropout and cropping are not looked through either
+    for first in (nn.Dropout(0.5), nn.ZeroPad2d(-1)):
+        model = nn.Sequential(first, nn.Conv2d(1, 2, 2), nn.Flatten(), nn.Linear(2 * 4, 2))
+        attribution = LRP(model, Epsilon(0.1), input_rule=Sign())
+        with pytest.warns(UserWarning, match="was not applied"):
+            attribution.attribute(torch.randn(2, 1, 5, 5) if isinstance(first, nn.ZeroPad2d) else torch.randn(2, 1, 3, 3), target=0)
+        assert attribution.input_layers == []
 
 
 def _zennit_attribution(model, x, target, layer_rule):
@@ -441,3 +448,16 @@ def test_conv1d_and_conv3d_networks(dims):
     if dims == 1:  # with an ELU the gradient is not the relevance; check the ReLU-only prefix instead
         relu_model = nn.Sequential(*list(model[:4]), nn.ReLU(), *list(model[5:])).eval()
         torch.testing.assert_close(LRPZ(relu_model).attribute(x, target=1), GradientXInput(relu_model).attribute(x, target=1))
+
+
+def test_captum_visualization_takes_the_map():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum.attr import visualization
+
+    model, x = relu_net(), batch(1)
+    maps = LRPSign(model, epsilon=0.1).attribute(x, target=1)
+    hwc = maps[0].permute(1, 2, 0).numpy()
+    figure, _ = visualization.visualize_image_attr(hwc, method="heat_map", sign="all", use_pyplot=False)
+    assert figure is not None

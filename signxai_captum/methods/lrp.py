@@ -91,9 +91,9 @@ class LRP(SignXAIAttribution):
         self.input_layers: list[str] = []
         self._warned_no_input_layer = False
 
-    @classmethod
-    def from_method(cls, model: nn.Module, method: str | MethodSpec, **kwargs: Any) -> "LRP":
-        """The LRP attribution of a method name of the table (``lrpsign_epsilon_0_1``, ...).
+    @staticmethod
+    def from_method(model: nn.Module, method: str | MethodSpec, **kwargs: Any) -> "LRP":
+        """The :class:`LRP` attribution of a method name of the table (``lrpsign_epsilon_0_1``, ...).
 
         Parameters
         ----------
@@ -109,8 +109,7 @@ class LRP(SignXAIAttribution):
         spec = method if isinstance(method, MethodSpec) else parse(method, **kwargs)
         if not spec.is_lrp:
             raise ValueError(f"{spec.name!r} is not an LRP method")
-        attribution = cls.__new__(cls)
-        LRP.__init__(attribution, model, spec.lrp_rules(), **options)
+        attribution = LRP(model, spec.lrp_rules(), **options)
         attribution.method_name = spec.name
         return attribution
 

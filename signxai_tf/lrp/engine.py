@@ -21,6 +21,7 @@ import tensorflow as tf
 from shared_spec import LRPRule, LRPRuleSet, resolve_targets
 
 from ..softmax import looks_like_probabilities
+from ..tracing import quiet_retracing
 from .graph import Graph, Step, trace
 from .layers import (
     ACTIVATIONS,
@@ -291,7 +292,8 @@ def _run(model: keras.Model, x: tf.Tensor, target: Any, plan: _Plan, logit_seed:
         targets = tf.zeros((n,), tf.int64)
     else:
         targets = tf.constant(resolve_targets(target, np.zeros((n, out_shape[1] or 1), np.float32)), tf.int64)
-    result, logits = plan.compiled(x, targets, use_argmax, logit_seed)
+    with quiet_retracing():
+        result, logits = plan.compiled(x, targets, use_argmax, logit_seed)
     if looks_like_probabilities(logits.numpy()):
         warnings.warn(
             "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "

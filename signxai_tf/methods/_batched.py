@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..batch import select_logits
+from ..tracing import quiet_retracing
 
 __all__ = ["resolve_batch_targets", "chunked_gradient_sum", "chunked_gradient_moments"]
 
@@ -33,17 +34,6 @@ def _check_batch_size(batch_size: int) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     return int(batch_size)
-
-
-class _QuietRetracing(logging.Filter):
-    """Drops TensorFlow's "triggered tf.function retracing" warning while a new model is traced.
-
-    The warning counts traces per Python code object, so one compiled function per model looks
-    like retracing to TensorFlow; every model is traced once, which is intended.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
 
 
 _COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]" = weakref.WeakKeyDictionary()
@@ -73,13 +63,8 @@ def _gradient_function(model: keras.Model) -> Callable[[tf.Tensor, tf.Tensor], t
     _COMPILED[model] = rows_gradient
 
     def quiet_first_calls(rows: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        quiet = _QuietRetracing()
-        logger = tf.get_logger()
-        logger.addFilter(quiet)
-        try:
+        with quiet_retracing():
             return rows_gradient(rows, targets)
-        finally:
-            logger.removeFilter(quiet)
 
     return quiet_first_calls
 

@@ -212,14 +212,15 @@ def grad_cam(
     model_name: str | None = None,
     through_activation: bool = True,
 ) -> tf.Tensor:
-    """Grad-CAM maps of a batch of images, broadcast over the input channels.
+    """Grad-CAM maps of a batch of images (or of time series), broadcast over the input channels.
 
     Parameters
     ----------
     model : keras.Model
         A model returning logits (one input ``(N, H, W, C)``, one output ``(N, classes)``).
     x : tf.Tensor
-        A batch of images, channels last.
+        A batch of images ``(N, H, W, C)``, channels last; a batch of time series ``(N, T, C)``
+        is explained as :func:`grad_cam_timeseries` does (as in signxai_captum).
     target : None, int or sequence of int
         Class per sample (None: argmax of the logits).
     layer : str or None
@@ -235,7 +236,8 @@ def grad_cam(
     tf.Tensor
         ``x``'s shape; values in [0, 1] (the map is scaled to max 1 before resizing).
     """
-    return _cam(model, x, target, layer, 2, model_name, through_activation)
+    spatial_rank = 1 if len(x.shape) == 3 else 2
+    return _cam(model, x, target, layer, spatial_rank, model_name, through_activation)
 
 
 def grad_cam_timeseries(
