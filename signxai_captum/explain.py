@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,26 +10,10 @@ from torch import nn
 
 from shared_spec import MethodSpec, list_methods, parse
 
-from .gradient_family_factories import GRADIENT_FAMILY_FACTORIES
-from .methods import LRP, Gradient, GradientXInput, GradientXSign, SignXAIAttribution
+from .factories import FACTORIES as _FACTORIES
+from .methods import SignXAIAttribution
 
 __all__ = ["attribution_for", "explain", "supported_methods"]
-
-
-def _gradient(model: nn.Module, spec: MethodSpec) -> SignXAIAttribution:
-    if spec.multiplier == "sign":
-        return GradientXSign(model, mu=spec.params["mu"])
-    if spec.multiplier == "input":
-        return GradientXInput(model)
-    return Gradient(model)
-
-
-# family of the method table -> factory of the configured attribution
-_FACTORIES: dict[str, Callable[[nn.Module, MethodSpec], SignXAIAttribution]] = {
-    "gradient": _gradient,
-    **GRADIENT_FAMILY_FACTORIES,
-    "lrp": lambda model, spec: LRP.from_method(model, spec),
-}
 
 
 def supported_methods() -> list[str]:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from shared_spec import MethodSpec, list_methods, parse
+from shared_spec import list_methods, parse
 
 from .batch import as_batch
-from .methods import gradient
-from .methods._spec_adapters import GRADIENT_FAMILY_METHODS
-from .methods._modified_backward_adapters import MODIFIED_BACKWARD_METHODS
+from .methods.dispatch import METHODS as _METHODS
 from .softmax import remove_softmax
 
 __all__ = ["explain", "supported_methods"]
-
-
-def _gradient(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
-    return gradient(model, x, target, multiplier=spec.multiplier, mu=spec.params.get("mu", 0.0))
-
-
-# family of the method table -> computation
-_METHODS: dict[str, Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tensor]] = {
-    "gradient": _gradient,
-}
-_METHODS.update(GRADIENT_FAMILY_METHODS)  # integrated_gradients, smoothgrad, vargrad, grad_cam(_timeseries)
-_METHODS.update(MODIFIED_BACKWARD_METHODS)  # lrp, guided_backprop, deconvnet, guided_grad_cam
 
 
 def supported_methods() -> list[str]:

@@ -8,7 +8,6 @@ chunk plus the result.
 
 from __future__ import annotations
 
-import logging
 import weakref
 from typing import Callable
 

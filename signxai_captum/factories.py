@@ -1,7 +1,7 @@
-"""Method-table families of the gradient family (SPEC §3) -> configured attributions.
+"""Method-table families -> configured attributions: the one dispatch table of signxai_captum.
 
-:data:`GRADIENT_FAMILY_FACTORIES` maps each non-LRP family of ``shared_spec`` (besides ``gradient``)
-to a factory ``(model, spec) -> SignXAIAttribution``; :func:`signxai_captum.attribution_for` uses it.
+:data:`FACTORIES` maps each family of ``shared_spec`` to a factory
+``(model, spec) -> SignXAIAttribution``; :func:`signxai_captum.attribution_for` uses it.
 Suffix variants map to the classes of the same name: ``guided_backprop_x_sign_mu_0_5`` ->
 ``GuidedBackpropXSign(model, mu=0.5)``, ``smoothgrad_x_input`` -> ``SmoothGradXInput(model, ...)``.
 """
@@ -15,6 +15,8 @@ from torch import nn
 from shared_spec import MethodSpec, model_constants
 
 from .methods.base import SignXAIAttribution
+from .methods.gradient import Gradient, GradientXInput, GradientXSign
+from .methods.lrp import LRP
 from .methods.deconvnet import Deconvnet, DeconvnetXInput, DeconvnetXSign
 from .methods.grad_cam import GradCAM, GradCAMTimeseries, GuidedGradCAM, check_model_layer
 from .methods.guided_backprop import GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign
@@ -25,7 +27,7 @@ from .methods.integrated_gradients import (
 )
 from .methods.smoothgrad import SmoothGrad, SmoothGradXInput, SmoothGradXSign, VarGrad, VarGradXInput, VarGradXSign
 
-__all__ = ["GRADIENT_FAMILY_FACTORIES"]
+__all__ = ["FACTORIES"]
 
 Factory = Callable[[nn.Module, MethodSpec], SignXAIAttribution]
 
@@ -54,8 +56,9 @@ def _cam_layer(model: nn.Module, spec: MethodSpec) -> str | None:
 
 _NOISE = ("samples", "noise", "noise_mode", "seed", "batch_size")
 
-#: family -> factory, for every family of SPEC §3 except ``gradient`` (in explain.py).
-GRADIENT_FAMILY_FACTORIES: dict[str, Factory] = {
+#: family -> factory, for every family of the method table.
+FACTORIES: dict[str, Factory] = {
+    "gradient": _variants(Gradient, GradientXInput, GradientXSign, ()),
     "guided_backprop": _variants(GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign, ()),
     "deconvnet": _variants(Deconvnet, DeconvnetXInput, DeconvnetXSign, ()),
     "integrated_gradients": _variants(
@@ -66,4 +69,5 @@ GRADIENT_FAMILY_FACTORIES: dict[str, Factory] = {
     "grad_cam": lambda model, spec: GradCAM(model, layer=_cam_layer(model, spec)),
     "grad_cam_timeseries": lambda model, spec: GradCAMTimeseries(model, layer=_cam_layer(model, spec)),
     "guided_grad_cam": lambda model, spec: GuidedGradCAM(model, layer=_cam_layer(model, spec)),
+    "lrp": lambda model, spec: LRP.from_method(model, spec),
 }

@@ -1,0 +1,80 @@
+"""Method-table families -> computations: the one dispatch table of signxai_tf (used by ``explain``).
+
+Each entry is ``(model, x, target, spec) -> tf.Tensor`` on a softmax-free model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import tensorflow as tf
+
+from shared_spec import MethodSpec
+
+from .grad_cam import grad_cam, grad_cam_timeseries
+from .gradient import gradient
+from .guided_backprop import deconvnet, guided_backprop, guided_grad_cam
+from .integrated_gradients import integrated_gradients
+from .lrp import lrp_method
+from .smoothgrad import smoothgrad, vargrad
+
+__all__ = ["METHODS"]
+
+Method = Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tensor]
+
+
+def _mu(spec: MethodSpec) -> float:
+    mu = spec.params.get("mu")
+    return 0.0 if mu is None else float(mu)
+
+
+def _modified_gradient(function: Callable[..., tf.Tensor]) -> Method:
+    """gradient / guided_backprop / deconvnet with the name's multiplier."""
+
+    def run(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+        return function(model, x, target, multiplier=spec.multiplier, mu=_mu(spec))
+
+    return run
+
+
+def _integrated_gradients(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+    p = spec.params
+    return integrated_gradients(
+        model, x, target, steps=p["steps"], baseline=p["baseline"], batch_size=p["batch_size"],
+        multiplier=spec.multiplier, mu=_mu(spec),
+    )
+
+
+def _noise_method(function: Callable[..., tf.Tensor]) -> Method:
+    def run(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+        p = spec.params
+        return function(
+            model, x, target, samples=p["samples"], noise=p["noise"], noise_mode=p["noise_mode"], seed=p["seed"],
+            batch_size=p["batch_size"], multiplier=spec.multiplier, mu=_mu(spec),
+        )
+
+    return run
+
+
+def _cam(function: Callable[..., tf.Tensor], with_model: bool = True) -> Method:
+    def run(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+        extra = {"model_name": spec.model} if with_model else {}
+        return function(model, x, target, layer=spec.params.get("layer"), **extra)
+
+    return run
+
+
+#: family -> computation, for every family of the method table.
+METHODS: dict[str, Method] = {
+    "gradient": _modified_gradient(gradient),
+    "guided_backprop": _modified_gradient(guided_backprop),
+    "deconvnet": _modified_gradient(deconvnet),
+    "integrated_gradients": _integrated_gradients,
+    "smoothgrad": _noise_method(smoothgrad),
+    "vargrad": _noise_method(vargrad),
+    "grad_cam": _cam(grad_cam),
+    "grad_cam_timeseries": _cam(grad_cam_timeseries, with_model=False),
+    "guided_grad_cam": _cam(guided_grad_cam),
+    "lrp": lrp_method,
+}
