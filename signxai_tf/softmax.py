@@ -35,16 +35,21 @@ def _single_input(model: keras.Model):
     return inputs[0]
 
 
-def output_layer(model: keras.Model) -> keras.layers.Layer:
-    """Return the layer that produces the model's output (one input, one output)."""
+def _output_call(model: keras.Model):
+    # imported here: the LRP engine imports this module
+    from .lrp.graph import output_call
+
     _single_input(model)
-    for layer in reversed(model.layers):
-        try:
-            if layer.output is model.outputs[0]:
-                return layer
-        except (AttributeError, ValueError):  # layers used several times have no single output
-            continue
-    raise ValueError(f"could not find the output layer of model {model.name!r}")
+    return output_call(model)
+
+
+def output_layer(model: keras.Model) -> keras.layers.Layer:
+    """Return the layer that produces the model's output (one input, one output).
+
+    Found through the model's own graph, so it also works when the layer is used by other
+    models too (e.g. a functional model built from the layers of a Sequential model).
+    """
+    return _output_call(model).layer
 
 
 def remove_softmax(model: keras.Model) -> keras.Model:
@@ -79,19 +84,23 @@ def remove_softmax(model: keras.Model) -> keras.Model:
 
 def _logit_model(model: keras.Model) -> keras.Model:
     inputs = _single_input(model)
-    last = output_layer(model)
+    call = _output_call(model)
+    last = call.layer
+    if len(call.inputs) != 1:
+        return model
+    last_input = call.inputs[0]  # this model's tensor, not ``last.input`` (ambiguous for shared layers)
     if isinstance(last, keras.layers.Softmax) or (
         isinstance(last, keras.layers.Activation) and _is_softmax(last.activation)
     ):
-        return keras.Model(inputs, last.input, name=f"{model.name}_logits")
+        return keras.Model(inputs, last_input, name=f"{model.name}_logits")
     if _is_softmax(getattr(last, "activation", None)):
         config = last.get_config()
         config["activation"] = "linear"
         config["name"] = f"{last.name}_logits"
         clone = last.__class__.from_config(config)
-        clone.build(last.input.shape)
+        clone.build(last_input.shape)
         clone.set_weights([np.asarray(w) for w in last.get_weights()])
-        return keras.Model(inputs, clone(last.input), name=f"{model.name}_logits")
+        return keras.Model(inputs, clone(last_input), name=f"{model.name}_logits")
     return model
 
 

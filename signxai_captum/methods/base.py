@@ -7,8 +7,9 @@ Subclasses implement :meth:`SignXAIAttribution._attribute` on a tuple of input t
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from captum.attr import GradientAttribution
@@ -17,7 +18,7 @@ from torch import nn
 
 from shared_spec import resolve_targets
 
-from ..modelstate import evaluation_mode
+from ..modelstate import evaluation_mode, exclusive
 from ..softmax import looks_like_probabilities, remove_softmax
 
 __all__ = ["SignXAIAttribution", "TensorOrTuple"]
@@ -68,12 +69,23 @@ class SignXAIAttribution(GradientAttribution):
         """
         is_tuple = isinstance(inputs, tuple)
         inputs_tuple = self._check_inputs(inputs if is_tuple else (inputs,))
-        with torch.enable_grad(), evaluation_mode(self.forward_func):
+        with self._explaining():
             result = self._attribute(inputs_tuple, target, additional_forward_args)
         result = tuple(r.detach() for r in result)
         return result if is_tuple else result[0]
 
     # -- for subclasses ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _explaining(self) -> Iterator[None]:
+        """The state of one explanation: gradients on, the model held by this call, eval mode.
+
+        Explanations of one model from several threads run one after the other (each holds the
+        model's modules, see :func:`signxai_captum.modelstate.exclusive`), so each gives the map a
+        sequential call gives and the model's flags are restored by the call that set them.
+        """
+        with torch.enable_grad(), exclusive(self.forward_func), evaluation_mode(self.forward_func):
+            yield
+
     def _attribute(
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
     ) -> tuple[torch.Tensor, ...]:

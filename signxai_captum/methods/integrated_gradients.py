@@ -15,7 +15,6 @@ import torch
 from captum.log import log_usage
 from torch import nn
 
-from ..modelstate import evaluation_mode
 from ..multipliers import apply_multiplier
 from .base import SignXAIAttribution, TensorOrTuple
 from .sampled_gradients import check_batch_size, gradient_moments
@@ -149,7 +148,7 @@ class IntegratedGradients(SignXAIAttribution):
         is_tuple = isinstance(inputs, tuple)
         inputs_tuple = self._check_inputs(inputs if is_tuple else (inputs,))
         chosen = self.baseline if baselines is None else baselines
-        with torch.enable_grad(), evaluation_mode(self.forward_func):
+        with self._explaining():
             result, delta = self._integrate(
                 inputs_tuple, target, additional_forward_args, chosen, return_convergence_delta
             )

@@ -22,6 +22,7 @@ from shared_spec import LRPRuleSet, MethodSpec, format_number, parse
 from ..canonizers import Canonizer, default_canonizers
 from ..composites import Composite, LRPLayerError
 from ..lrp_engine import relevance_session
+from ..modelstate import exclusive
 from ..rules import Rule
 from .base import SignXAIAttribution, TensorOrTuple
 
@@ -161,13 +162,15 @@ class LRP(SignXAIAttribution):
             Relevance maps with exactly the shapes of ``inputs``; with ``return_convergence_delta``
             a pair ``(maps, delta)``.
         """
-        self._seed: torch.Tensor | None = None
-        result = SignXAIAttribution.attribute.__wrapped__(self, inputs, target, additional_forward_args)
+        with exclusive(self.forward_func):  # the seed stays this call's when threads share this object
+            self._seed: torch.Tensor | None = None
+            result = SignXAIAttribution.attribute.__wrapped__(self, inputs, target, additional_forward_args)
+            seed = self._seed
         if not return_convergence_delta:
             return result
         maps = result if isinstance(result, tuple) else (result,)
         total = sum(m.reshape(m.shape[0], -1).sum(dim=1) for m in maps)
-        return result, (total - self._seed).detach()
+        return result, (total - seed).detach()
 
     def _attribute(
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any

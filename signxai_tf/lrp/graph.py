@@ -3,9 +3,16 @@
 Keras 3 has no public API that lists the calls ("nodes") of a functional model with the tensors
 that connect them. This module reads ``Functional._nodes_by_depth``, ``Node.operation``,
 ``Node.arguments`` (``SymbolicArguments.fill_in``), ``Node.input_tensors`` and ``Node.outputs``
-(keras/src/ops/function.py and node.py, Keras 3.x) and nothing else in the package does. Sequential
-models are read through the public ``model.layers``. Nested models (a model used as a layer) are
-inlined, so the engine sees one flat graph of layers.
+(keras/src/ops/function.py and node.py, Keras 3.x), ``KerasTensor._keras_history`` and
+``Operation._inbound_nodes`` (to find the calls of one model when its layers are also called by
+another model), and nothing else in the package does. Sequential models are read through the public
+``model.layers``. Nested models (a model used as a layer) are inlined, so the engine sees one flat
+graph of layers.
+
+A layer can be called by several models (a functional model built from the layers of a Sequential
+one, a common transfer-learning pattern): then ``layer.input`` / ``layer.output`` are ambiguous (Keras
+returns the first call's tensors or raises). :func:`calls` lists the calls of *one* model with the
+symbolic tensors of that model's graph; use it instead of ``layer.input`` / ``layer.output``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any, Hashable, Sequence
 import keras
 import tensorflow as tf
 
-__all__ = ["Step", "Graph", "trace"]
+__all__ = ["Step", "Graph", "Call", "trace", "calls", "output_call"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,3 +142,86 @@ def trace(model: keras.Model) -> Graph:
     in_key = ("input",)
     out_key = tracer.model(model, in_key)
     return Graph(input=in_key, output=out_key, steps=tuple(tracer.steps))
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """One call of a layer in one model's own graph (top level: a nested model is one call).
+
+    Attributes
+    ----------
+    layer : keras.layers.Layer or keras.Operation
+        The called layer.
+    inputs : tuple of KerasTensor
+        The symbolic tensors of this model's graph that the call consumes.
+    outputs : tuple of KerasTensor
+        The symbolic tensors it produces.
+    """
+
+    layer: Any
+    inputs: tuple[Any, ...]
+    outputs: tuple[Any, ...]
+
+
+def _producer(tensor: Any) -> Any:
+    """The node that produced a symbolic tensor, or None (model inputs, constants)."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        return None
+    operation, node_index = history[0], history[1]
+    nodes = getattr(operation, "_inbound_nodes", None) or ()
+    if node_index >= len(nodes):
+        return None
+    node = nodes[node_index]
+    return None if node.is_input else node
+
+
+def calls(model: keras.Model) -> tuple[Call, ...]:
+    """The layer calls of ``model``'s own graph, from the inputs to the outputs.
+
+    Only the calls that connect this model's inputs to its outputs are listed, also when its
+    layers are called by other models too; a layer called twice in this model appears twice.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built Sequential or functional model with defined inputs and outputs.
+
+    Returns
+    -------
+    tuple of Call
+        In topological order (every call after the calls that produce its inputs).
+    """
+    ordered: list[Call] = []
+    done: set[int] = set()
+    for output in tf.nest.flatten(model.outputs):
+        stack: list[tuple[Any, bool]] = [(_producer(output), False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node is None or id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                ordered.append(Call(node.operation, tuple(node.input_tensors), tuple(node.outputs)))
+                continue
+            stack.append((node, True))
+            for tensor in node.input_tensors:
+                parent = _producer(tensor)
+                if parent is not None and id(parent) not in done:
+                    stack.append((parent, False))
+    return tuple(ordered)
+
+
+def output_call(model: keras.Model) -> Call:
+    """The call that produces the (single) output of ``model``.
+
+    Raises
+    ------
+    ValueError
+        If the output is not produced by a layer call (e.g. the model returns its input).
+    """
+    output = tf.nest.flatten(model.outputs)[0]
+    node = _producer(output)
+    if node is None:
+        raise ValueError(f"the output of model {model.name!r} is not produced by a layer")
+    return Call(node.operation, tuple(node.input_tensors), tuple(node.outputs))

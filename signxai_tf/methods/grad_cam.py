@@ -2,12 +2,14 @@
 
 Per sample, with ``A`` the feature map of the chosen layer (``(h, w, K)`` or ``(t, K)``):
 ``alpha_k = mean over space/time of d f_c / d A_k``, ``CAM = ReLU(sum_k alpha_k A_k)``, divided by
-its max when the max is > 0, resized to the input's spatial size with bilinear (1-D: linear)
-interpolation with half-pixel centres, and broadcast over the input channels.
+its max when the max is > 0, resized to the input's spatial size as the SIGN-XAI reference does
+(:func:`resize_cam`: 2-D bilinear with half-pixel centres, as ``cv2.resize``; 1-D linear with
+aligned end points, as ``np.interp``), and broadcast over the input channels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -17,8 +19,9 @@ import tensorflow as tf
 from shared_spec import model_constants
 
 from ..batch import select_logits
+from ..lrp.graph import Call, calls
 
-__all__ = ["grad_cam", "grad_cam_timeseries", "grad_cam_layer", "feature_map_and_gradient"]
+__all__ = ["grad_cam", "grad_cam_timeseries", "grad_cam_layer", "feature_map_and_gradient", "resize_cam"]
 
 _CONV_TYPES = tuple(
     getattr(keras.layers, name)
@@ -38,33 +41,45 @@ def _nested_models(model: keras.Model) -> list[keras.Model]:
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
 
 
-def _inbound_node_count(layer: keras.layers.Layer) -> int:
-    # Keras 3 keeps a layer's calls in the private ``_inbound_nodes``; ``layer.output`` silently
-    # returns the first call's output, so a layer used twice has to be caught here.
-    return len(getattr(layer, "_inbound_nodes", ()) or ())
+def _calls_of(model: keras.Model, layer: Any) -> list[Call]:
+    """The calls of ``layer`` in ``model``'s own graph (not those of other models sharing it)."""
+    return [call for call in calls(model) if call.layer is layer]
 
 
-def _follower_activation(model: keras.Model, source: keras.layers.Layer) -> keras.layers.Layer | None:
-    """An activation layer (ReLU, Activation, LeakyReLU, PReLU, ELU) fed directly by ``source``'s output."""
-    for layer in model.layers:
-        if isinstance(layer, _ACTIVATION_TYPES) and _inbound_node_count(layer) == 1:
-            try:
-                if layer.input is source.output:
-                    return layer
-            except (AttributeError, ValueError):
-                continue
+def _follower_activation(model: keras.Model, source: Call) -> Call | None:
+    """The call of an activation layer (ReLU, Activation, LeakyReLU, PReLU, ELU) fed directly by ``source``."""
+    for call in calls(model):
+        if (
+            isinstance(call.layer, _ACTIVATION_TYPES)
+            and len(call.inputs) == 1
+            and call.inputs[0] is source.outputs[0]
+            and len(_calls_of(model, call.layer)) == 1
+        ):
+            return call
     return None
 
 
 def _through_activations(model: keras.Model, conv: keras.layers.Layer) -> keras.layers.Layer:
     """``conv``, or the last of the chain of activation layers that directly follows it."""
     chosen = conv
-    while _inbound_node_count(chosen) == 1:
-        follower = _follower_activation(model, chosen)
+    own = _calls_of(model, chosen)
+    while len(own) == 1:
+        follower = _follower_activation(model, own[0])
         if follower is None:
             break
-        chosen = follower
+        chosen, own = follower.layer, [follower]
     return chosen
+
+
+def _own_output(model: keras.Model, layer: Any, method: str) -> Any:
+    """The output tensor of ``layer``'s single call in ``model``'s graph."""
+    own = _calls_of(model, layer)
+    if len(own) != 1:
+        why = "is not on the path from the model's input to its output" if not own else f"is called {len(own)} times in the model"
+        raise ValueError(f"{method}: layer {layer.name!r} {why}, so its activation is ambiguous; choose a layer that is used once")
+    if len(own[0].outputs) != 1:
+        raise ValueError(f"{method}: layer {layer.name!r} has {len(own[0].outputs)} outputs; choose a layer with one output")
+    return own[0].outputs[0]
 
 
 def grad_cam_layer(
@@ -134,15 +149,7 @@ def grad_cam_layer(
         chosen = model.get_layer(layer)
     if through_activation and isinstance(chosen, _CONV_TYPES):
         chosen = _through_activations(model, chosen)
-    if _inbound_node_count(chosen) > 1:
-        raise ValueError(
-            f"{method}: layer {chosen.name!r} is called {_inbound_node_count(chosen)} times in the model, so its "
-            "activation is ambiguous; choose a layer that is used once"
-        )
-    try:
-        shape = tuple(chosen.output.shape)
-    except (AttributeError, ValueError) as error:
-        raise ValueError(f"{method}: layer {chosen.name!r} has no single output tensor ({error})") from None
+    shape = tuple(_own_output(model, chosen, method).shape)
     if len(shape) != spatial_dims + 2:
         raise ValueError(
             f"{method} needs a convolutional layer whose output is a feature map {fmt}, but layer {chosen.name!r} "
@@ -163,7 +170,7 @@ def feature_map_and_gradient(
     (activations, gradients, targets)
     """
     try:
-        features = keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
+        features = keras.Model(model.inputs[0], [_own_output(model, layer, "grad_cam"), model.outputs[0]])
     except ValueError as error:
         raise ValueError(f"cannot read the output of layer {layer.name!r} from model {model.name!r}: {error}") from None
     with tf.GradientTape() as tape:
@@ -171,6 +178,50 @@ def feature_map_and_gradient(
         tape.watch(activations)
         selected, targets = select_logits(logits, target)
     return activations, tape.gradient(selected, activations), targets
+
+
+def resize_cam(cam: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
+    """Resize a batch of CAMs ``(N, *space)`` to ``(N, *size)`` as the SIGN-XAI reference does.
+
+    - 1-D (time series): linear interpolation with aligned end points: output sample t lies at CAM
+      position t·(n−1)/(T−1), i.e. ``np.interp(np.linspace(0, n - 1, T), np.arange(n), cam)``.
+      n == 1: the constant CAM value. T == 1: the CAM's first value (``linspace(0, n−1, 1)`` is
+      ``[0]``). n == T: unchanged.
+    - 2-D (images): bilinear with half-pixel centres, source positions clamped at the edges and no
+      antialiasing, as ``cv2.resize(..., interpolation=cv2.INTER_LINEAR)`` (upscaling and
+      downscaling); ``tf.image.resize(method="bilinear", antialias=False)`` computes exactly this.
+
+    Parameters
+    ----------
+    cam : tf.Tensor
+        ``(N, n)`` or ``(N, h, w)``, with a known spatial size.
+    size : sequence of int
+        The target spatial size, one entry per spatial dimension.
+
+    Returns
+    -------
+    tf.Tensor
+        ``(N, *size)``, ``cam``'s dtype.
+    """
+    size = tuple(int(s) for s in size)
+    space = len(cam.shape) - 1
+    if len(size) != space:
+        raise ValueError(f"resize_cam: size {size} does not match the CAM's {space} spatial dimension(s)")
+    if space == 2:
+        return tf.cast(tf.image.resize(cam[..., None], size, method="bilinear", antialias=False)[..., 0], cam.dtype)
+    if space != 1:
+        raise ValueError(f"Grad-CAM resizes 1- or 2-D maps, the layer output has {space} spatial dimensions")
+    n, (length,) = cam.shape[1], size
+    if n is None:
+        raise ValueError("resize_cam needs the CAM's length to be known")
+    if n == 1:
+        return tf.broadcast_to(cam, [tf.shape(cam)[0], length])
+    if length == n:
+        return tf.identity(cam)
+    positions = np.linspace(0.0, n - 1.0, length)  # float64; the last one is exactly n - 1
+    lower = np.clip(np.floor(positions), 0, n - 2).astype(np.int64)
+    frac = tf.constant(positions - lower, dtype=cam.dtype)
+    return tf.gather(cam, lower, axis=1) * (1 - frac) + tf.gather(cam, lower + 1, axis=1) * frac
 
 
 def _cam(
@@ -195,11 +246,7 @@ def _cam(
     peak = tf.reduce_max(tf.reshape(cam, [tf.shape(cam)[0], -1]), axis=1)
     peak = tf.reshape(tf.where(peak > 0, peak, tf.ones_like(peak)), [-1] + [1] * spatial_dims)
     cam = cam / peak
-    # tf.image.resize (v2) bilinear without antialias uses half-pixel centres
-    if spatial_dims == 2:
-        resized = tf.image.resize(cam[..., None], tuple(x.shape[1:3]), method="bilinear", antialias=False)[..., 0]
-    else:
-        resized = tf.image.resize(cam[:, :, None, None], (int(x.shape[1]), 1), method="bilinear", antialias=False)[:, :, 0, 0]
+    resized = resize_cam(cam, tuple(int(d) for d in x.shape[1 : spatial_dims + 1]))
     resized = tf.cast(resized, x.dtype)
     return tf.broadcast_to(resized[..., None], tf.shape(x))
 
@@ -243,8 +290,11 @@ def grad_cam(
 def grad_cam_timeseries(
     model: keras.Model, x: tf.Tensor, target: Any = None, layer: str | None = None, through_activation: bool = True
 ) -> tf.Tensor:
-    """Grad-CAM maps of a batch of time series ``(N, T, C)`` (Conv1D models), linear interpolation.
+    """Grad-CAM maps of a batch of time series ``(N, T, C)`` (Conv1D models).
 
-    Parameters and result are those of :func:`grad_cam`, for ``(batch, time, channels)`` inputs.
+    The CAM of length n is resized to the input length T by linear interpolation with aligned end
+    points (output t at CAM position t·(n−1)/(T−1), as ``np.interp`` over ``linspace(0, n−1, T)``;
+    n == 1: constant; T == 1: the first CAM value; see :func:`resize_cam`). Parameters and result
+    are those of :func:`grad_cam`, for ``(batch, time, channels)`` inputs.
     """
     return _cam(model, x, target, layer, 1, None, through_activation)
