@@ -117,7 +117,7 @@ def render() -> str:
     for rule, rdef in lrp["rules"].items():
         lines.append(f"| `{rule}` | {rdef['formula']} |")
     lines += ["", "Parameters:", ""]
-    for p in ("epsilon", "std_factor", "alpha", "beta", "gamma", "mu", "low", "high"):
+    for p in ("epsilon", "std_factor", "alpha", "beta", "alpha_beta_bias", "gamma", "mu", "low", "high"):
         lines.append(f"- {_param_text(p, table)}")
     for model, mdef in table["model_suffixes"].items():
         constants = ", ".join(f"{k} = {v}" for k, v in mdef["params"].items())

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import warnings
 from decimal import Decimal
 from typing import Any, Mapping
+
+import numpy as np
 
 from .spec import MethodSpec
 from .table import list_methods, method_table
@@ -44,14 +47,17 @@ class MethodNameError(ValueError):
     part : str
         The part of the name that is wrong.
     suggestions : list of str
-        Close valid names.
+        Close valid names (the corrected name where the mistake is clear, e.g. the lower-case
+        spelling of an upper-case name).
     """
 
-    def __init__(self, name: str, part: str, problem: str) -> None:
+    def __init__(self, name: str, part: str, problem: str, suggestions: list[str] | None = None) -> None:
         self.name = name
         self.part = part
         self.problem = problem
-        self.suggestions = difflib.get_close_matches(name, list_methods(include_deprecated=False), n=5, cutoff=0.6)
+        if suggestions is None:
+            suggestions = difflib.get_close_matches(name, list_methods(include_deprecated=False), n=5, cutoff=0.6)
+        self.suggestions = list(suggestions)
         message = f"invalid method name {name!r}: {problem} (at {part!r})."
         if self.suggestions:
             message += " Did you mean: " + ", ".join(self.suggestions) + "?"
@@ -153,6 +159,15 @@ class _Parser:
 
     # -- whole name ---------------------------------------------------------------------
     def parse(self) -> MethodSpec:
+        try:
+            return self._parse_name()
+        except MethodNameError:
+            case_error = self._case_error()
+            if case_error is None:
+                raise
+            raise case_error from None
+
+    def _parse_name(self) -> MethodSpec:
         table = self.table
         if not isinstance(self.name, str) or not self.name:
             raise MethodNameError(str(self.name), str(self.name), "a method name must be a non-empty string")
@@ -160,6 +175,9 @@ class _Parser:
         tokens = name.split("_")
         if any(t == "" for t in tokens):
             raise self.fail(name, "empty part between underscores")
+        for i, token in enumerate(tokens):
+            if _looks_numeric(token) and not (token.isdigit() and token.isascii()):
+                raise self._number_error(tokens, i)
         model = None
         if tokens[-1][:1].isupper():
             suffix = tokens.pop()
@@ -174,12 +192,88 @@ class _Parser:
             if suffix not in table["model_suffixes"]:
                 known = ", ".join(sorted(table["model_suffixes"]))
                 raise self.fail(suffix, f"unknown model suffix; known suffixes: {known}")
+            if not tokens:
+                raise self.fail(suffix, "a model suffix must follow a method name, e.g. grad_cam_VGG16ILSVRC")
             model = suffix
             name = "_".join(tokens + [suffix])
         self.name = name
         if tokens[0] in table["lrp"]["input_rules"]:
             return self._parse_lrp(tokens, model)
         return self._parse_gradient(tokens, model)
+
+    def _number_error(self, tokens: list[str], i: int) -> MethodNameError:
+        """The error for a token that starts like a number but is not one (``1x``, ``0.1``, ``1e-3``)."""
+        token = tokens[i]
+        start = i
+        fraction = i > 0 and tokens[i - 1].isdigit() and tokens[i - 1].isascii() and token[:1].isdigit()
+        if fraction:
+            start -= 1  # the integer part of '0_1x'
+        if start > 0 and tokens[start - 1] == "neg":
+            start -= 1
+        part = "_".join(tokens[start : i + 1])
+        if _is_float_literal(token) and not fraction:
+            replacement = format_number(float(token))
+            problem = (
+                f"{token!r} is not a number of the grammar ({format(float(token), 'g')} is written {replacement!r})"
+            )
+        else:
+            digits = re.match(r"[0-9]*", token).group(0)
+            stray = token[len(digits):]
+            if digits:
+                number = "_".join(tokens[start:i] + [digits])
+                problem = f"stray {stray!r} after the number {number!r}; a number has digits only"
+            else:
+                problem = f"{token!r} is not a number of the grammar"
+            replacement = digits
+        fixed = tokens[:i] + ([replacement] if replacement else []) + tokens[i + 1 :]
+        candidate = "_".join(fixed)
+        suggestions = [candidate] if candidate and _parses(candidate) else None
+        return MethodNameError(self.original, part, problem, suggestions)
+
+    def _case_error(self) -> MethodNameError | None:
+        """A clearer error for a name that fails because of its upper/lower case, or None.
+
+        Method names are lower case; only a model suffix (``VGG16ILSVRC``) is upper case.
+        """
+        name = self.original
+        if not isinstance(name, str) or not name:
+            return None
+        tokens = name.split("_")
+        known = set(self.table["model_suffixes"]) | set(self.table["deprecated_model_suffixes"])
+        suffixes = {s.lower(): s for s in self.table["model_suffixes"]}
+        suffixes.update({s.lower(): c for s, c in self.table["deprecated_model_suffixes"].items()})
+        is_suffix = len(tokens) > 1 and tokens[-1].lower() in suffixes
+        body = tokens[:-1] if is_suffix else tokens
+        fixed = [t.lower() for t in body]
+        wrong_suffix = is_suffix and tokens[-1] not in known
+        if is_suffix:
+            fixed.append(suffixes[tokens[-1].lower()] if wrong_suffix else tokens[-1])
+        candidate = "_".join(fixed)
+        if candidate == name:
+            return None
+        upper = [t for t in body if t != t.lower()]
+        # an upper-case last part is meant as a model suffix (its own error says more), unless the
+        # lower-case name is valid (``w2lrp_Z``)
+        maybe_suffix = upper == [tokens[-1]] and len(tokens) > 1 and tokens[-1] == tokens[-1].upper()
+        if maybe_suffix and not _parses(candidate):
+            return None
+        problems = []
+        if upper:
+            problems.append("method names are lower case (only a model suffix such as 'VGG16ILSVRC' is upper case)")
+        if wrong_suffix:
+            problems.append(f"the model suffix is written {fixed[-1]!r}")
+        changed = [k for k, (t, f) in enumerate(zip(tokens, fixed)) if t != f]
+        part = "_".join(tokens[changed[0] : changed[-1] + 1])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _Parser(candidate).parse()
+        except MethodNameError as error:
+            if not upper:
+                return None
+            problem = "; ".join(problems) + f"; {candidate!r} is not valid either: {error.problem}"
+            return MethodNameError(name, part, problem, error.suggestions)
+        return MethodNameError(name, part, "; ".join(problems), [candidate])
 
     # -- gradient family -----------------------------------------------------------------
     def _parse_gradient(self, tokens: list[str], model: str | None) -> MethodSpec:
@@ -370,6 +464,87 @@ class _Parser:
             raise self.fail(part, problem)
 
 
+def _looks_numeric(token: str) -> bool:
+    """Whether a name part starts like a number (a digit, or a sign or point before digits)."""
+    return token[:1].isdigit() or (token[:1] in "+-." and any(c.isdigit() for c in token))
+
+
+def _is_float_literal(token: str) -> bool:
+    """Whether ``token`` is a Python float literal with digits (``0.1``, ``1e-3``, ``-2``)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return any(c.isdigit() for c in token)
+
+
+def _parses(name: str) -> bool:
+    """Whether ``name`` parses (warnings silenced)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _Parser(name).parse()
+    except MethodNameError:
+        return False
+    return True
+
+
+def _bound_array(name: str, key: str, value: Any) -> np.ndarray:
+    """A z^B bound as a float64 array (torch tensors are copied to the CPU)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MethodParameterError(
+            f"{name}: parameter {key}={value!r}: must be a number or an array of numbers "
+            "(scalar, one per input channel, or one sample's input shape)"
+        ) from None
+
+
+def check_bounds(name: str, low: Any, high: Any) -> None:
+    """Check the z^B bounds: ``low < high`` in every element.
+
+    Parameters
+    ----------
+    name : str
+        The method name, for the message.
+    low, high : float or array-like
+        Scalars, per-channel arrays or arrays of one sample's shape. Element-wise comparison when
+        both have the same shape or one is a scalar; other shape combinations are left to the
+        packages, which know the input layout.
+
+    Raises
+    ------
+    MethodParameterError
+        If a bound is not numeric, or ``low >= high`` (or NaN) in some element; the message names
+        the offending elements.
+    """
+    lo, hi = _bound_array(name, "low", low), _bound_array(name, "high", high)
+    if lo.shape != hi.shape and lo.ndim and hi.ndim:
+        return
+    bad = ~(lo < hi)
+    if not bad.any():
+        return
+    if bad.ndim == 0:
+        raise MethodParameterError(
+            f"{name}: the z^B bounds need low < high, got low={format(float(lo), 'g')}, high={format(float(hi), 'g')}"
+        )
+
+    def element(label: str, array: np.ndarray, index: tuple[int, ...]) -> str:
+        if array.ndim == 0:
+            return f"{label}={format(float(array), 'g')}"
+        return f"{label}[{', '.join(map(str, index))}]={format(float(array[index]), 'g')}"
+
+    offending = [tuple(int(k) for k in index) for index in np.argwhere(bad)]
+    shown = "; ".join(f"{element('low', lo, i)} is not below {element('high', hi, i)}" for i in offending[:5])
+    more = f"; and {len(offending) - 5} more" if len(offending) > 5 else ""
+    raise MethodParameterError(
+        f"{name}: the z^B bounds need low < high in every element; {len(offending)} of {bad.size} elements "
+        f"{'is' if len(offending) == 1 else 'are'} not: {shown}{more}"
+    )
+
+
 def _is_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -419,6 +594,8 @@ def parse(name: str, **overrides: Any) -> MethodSpec:
         params[key] = parser.check(key, value, key, keyword=True, allow_none=allow_none)
     if "alpha" in overrides or "beta" in overrides:
         parser.check_alpha_beta(params["alpha"], params["beta"], "alpha/beta", keyword=True)
+    if ("low" in overrides or "high" in overrides) and "low" in params and "high" in params:
+        check_bounds(spec.name, params["low"], params["high"])
     input_rule = parser._input_rule(spec.prefix, params) if spec.is_lrp else None
     return MethodSpec(
         name=spec.name,

@@ -4,7 +4,8 @@ Subcommands
 -----------
 demo
     Explain a few 8x8 test digits with the shipped demo CNN in PyTorch and/or
-    TensorFlow and write one PNG grid of heatmaps::
+    TensorFlow and write one grid of heatmaps (PNG by default; ``--out`` may be a
+    file whose extension chooses the format, or a directory)::
 
         signxai demo [--out PATH] [--samples N] [--framework torch|tf|both]
                      [--methods m1,m2]
@@ -61,11 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="explain 8x8 digits with the shipped CNN and write a PNG of heatmaps",
         description="Explain a few 8x8 test digits with the shipped demo CNN and "
-        "write one PNG grid: one row per (framework, digit), one column per method.",
+        "write one grid of heatmaps: one row per (framework, digit), one column per method.",
     )
     demo.add_argument(
         "--out", default="signxai-demo.png", metavar="PATH",
-        help="PNG file to write (default: %(default)s)",
+        help="file to write; its extension chooses the format (.png, .pdf, .svg, ...; none: .png "
+        "is added), or an existing directory / a path ending with a separator to write "
+        "signxai-demo.png into (default: %(default)s)",
     )
     demo.add_argument(
         "--samples", type=_positive_int, default=4, metavar="N",
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 frameworks=_FRAMEWORK_CHOICES[args.framework],
                 methods=args.methods,
             )
-        except (RuntimeError, ValueError) as error:
+        except (RuntimeError, ValueError, OSError) as error:
             print(f"signxai demo: error: {error}", file=sys.stderr)
             return 1
         print(f"Wrote heatmaps to {path}")

@@ -12,6 +12,7 @@ from shared_spec import MethodSpec, list_methods, parse
 
 from .factories import FACTORIES as _FACTORIES
 from .methods import SignXAIAttribution
+from .methods.base import check_finite
 
 __all__ = ["attribution_for", "explain", "supported_methods"]
 
@@ -27,7 +28,9 @@ def supported_methods() -> list[str]:
     return [name for name in list_methods(include_deprecated=False) if parse(name).family in _FACTORIES]
 
 
-def attribution_for(model: nn.Module, method_name: str | MethodSpec, **params: Any) -> SignXAIAttribution:
+def attribution_for(
+    model: nn.Module, method_name: str | MethodSpec, *, allow_nonfinite: bool = False, **params: Any
+) -> SignXAIAttribution:
     """Return the configured Captum attribution for a method name of the table.
 
     Parameters
@@ -36,6 +39,9 @@ def attribution_for(model: nn.Module, method_name: str | MethodSpec, **params: A
         The model to explain.
     method_name : str or shared_spec.MethodSpec
         Any name of ``shared_spec.list_methods()`` or a parametric form (SPEC §2).
+    allow_nonfinite : bool, default False
+        Sets the attribution's ``allow_nonfinite``: by default inputs with NaN or infinite values
+        raise a ``ValueError`` in ``attribute``; True explains them anyway.
     **params
         Keyword overrides of the name's parameters (e.g. ``mu=0.5``).
 
@@ -58,11 +64,22 @@ def attribution_for(model: nn.Module, method_name: str | MethodSpec, **params: A
             f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_captum yet; "
             f"implemented families: {', '.join(sorted(_FACTORIES))}"
         )
-    return factory(model, spec)
+    attribution = factory(model, spec)
+    attribution.allow_nonfinite = bool(allow_nonfinite)
+    return attribution
 
 
-def _as_batch(x: Any, model: nn.Module) -> torch.Tensor:
-    """A copy of ``x`` as a floating tensor on the model's device (the caller's array is untouched)."""
+def _as_batch(x: Any, model: nn.Module, allow_nonfinite: bool = False) -> torch.Tensor:
+    """A copy of ``x`` as a floating tensor on the model's device (the caller's array is untouched).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If ``x`` is not a batch (fewer than 2 dimensions), has 0 samples, or (unless
+        ``allow_nonfinite``) has NaN or infinite values in the model's dtype.
+    """
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
@@ -78,10 +95,19 @@ def _as_batch(x: Any, model: nn.Module) -> torch.Tensor:
             f"x must be a batch with the samples along axis 0, got shape {tuple(tensor.shape)}; "
             "for one sample use x[None]"
         )
-    return tensor.to(device=device, dtype=dtype)
+    if tensor.shape[0] == 0:
+        raise ValueError(
+            f"x has 0 samples (shape {tuple(tensor.shape)}); pass a batch with at least one sample along axis 0"
+        )
+    converted = tensor.to(device=device, dtype=dtype)
+    if not allow_nonfinite:
+        check_finite(converted, "x", "or pass allow_nonfinite=True to explain them anyway", before=tensor)
+    return converted
 
 
-def explain(model: nn.Module, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:
+def explain(
+    model: nn.Module, x: Any, method_name: str, target: Any = None, *, allow_nonfinite: bool = False, **params: Any
+) -> np.ndarray:
     """Explain a PyTorch model's decision for a batch with a method of the table.
 
     Parameters
@@ -97,6 +123,10 @@ def explain(model: nn.Module, x: Any, method_name: str, target: Any = None, **pa
     target : None, int, sequence of int or 1-D tensor
         ``None``: the argmax of the logits per sample; an int: that class for all samples;
         a sequence of length N: one class per sample.
+    allow_nonfinite : bool, default False
+        By default NaN or infinite values in ``x`` (after conversion to the model's dtype) raise a
+        ``ValueError`` naming how many there are and the index of the first, before anything is
+        computed. True explains such input anyway (the maps are then usually NaN).
     **params
         Keyword overrides of the parameters written in the name.
 
@@ -104,9 +134,18 @@ def explain(model: nn.Module, x: Any, method_name: str, target: Any = None, **pa
     -------
     numpy.ndarray
         One map per sample, exactly ``x``'s shape.
+
+    Raises
+    ------
+    ValueError
+        For an empty batch, non-finite values (see ``allow_nonfinite``), or input the model cannot
+        run on (with advice when ``x`` looks channels-last or lacks the batch axis).
+    shared_spec.MethodNameError, shared_spec.MethodParameterError
+        For names that do not parse and bad keyword parameters.
     """
     attribution = attribution_for(model, method_name, **params)
-    inputs = _as_batch(x, model)
+    inputs = _as_batch(x, model, allow_nonfinite)
+    attribution.allow_nonfinite = True  # x was checked above: attribute() need not check it again
     result = attribution.attribute(inputs, target=target)
     out = result.detach().cpu().numpy()
     if out.shape != tuple(inputs.shape):  # every method must return x's shape

@@ -324,32 +324,50 @@ class _KernelRule(Rule):
         return kernel_transpose(call.module, call.x, weight, grad)
 
 
+_ALPHA_BETA_BIAS = ("reference", "split")
+
+
 class AlphaBeta(_KernelRule):
     """AlphaBeta rule: alpha times the positive contributions minus beta times the negative ones.
 
-    With ``a = a+ + a-``, ``W = W+ + W-``, ``b = b+ + b-``: activator
-    ``z+ = W+ a+ + W- a- + b+``, inhibitor ``z- = W- a+ + W+ a- + b-``,
-    ``R_in = alpha (a+ W+^T(R/z+) + a- W-^T(R/z+)) - beta (a+ W-^T(R/z-) + a- W+^T(R/z-))``.
+    With ``a = a+ + a-`` and ``W = W+ + W-``, activator ``z+ = W+ a+ + W- a- + b``, inhibitor
+    ``z- = W- a+ + W+ a- + b`` and
+    ``R_in = alpha (a+ W+^T(R/z+) + a- W-^T(R/z+)) - beta (a+ W-^T(R/z-) + a- W+^T(R/z-))``,
+    0/0 = 0. This is the reference's form (SPEC §4.1): the layer is copied into a positive part
+    ``(W+, b+)`` and a negative part ``(W-, b-)``, each evaluated on ``a+`` and ``a-``, so both
+    denominators carry the full bias ``b = b+ + b-``, also when ``a`` has no negative part.
 
     Parameters
     ----------
     alpha, beta : float
         ``alpha - beta = 1``, ``alpha >= 1``, ``beta >= 0``.
     use_bias : bool, default True
-        Whether the bias parts enter ``z+``/``z-`` (``False`` gives :class:`ZPlus` for (1, 0)).
+        Whether the bias enters ``z+``/``z-`` (``False``: neither; for (1, 0) this is :class:`ZPlus`).
+    alpha_beta_bias : {"reference", "split"}, default "reference"
+        ``"reference"``: the full bias ``b`` in both denominators (iNNvestigate, signxai);
+        ``"split"``: ``b+`` in ``z+`` and ``b-`` in ``z-`` (the textbook/zennit form).
     """
 
     name = "alpha_beta"
 
-    def __init__(self, alpha: float = 1.0, beta: float = 0.0, use_bias: bool = True) -> None:
+    def __init__(
+        self, alpha: float = 1.0, beta: float = 0.0, use_bias: bool = True, alpha_beta_bias: str = "reference"
+    ) -> None:
         alpha, beta = float(alpha), float(beta)
         if not (abs(alpha - beta - 1.0) < 1e-9 and alpha >= 1.0 and beta >= 0.0):
             raise ValueError(f"AlphaBeta: need alpha - beta = 1, alpha >= 1, beta >= 0; got alpha={alpha}, beta={beta}")
+        if alpha_beta_bias not in _ALPHA_BETA_BIAS:
+            raise ValueError(f"AlphaBeta: alpha_beta_bias must be one of {_ALPHA_BETA_BIAS}, got {alpha_beta_bias!r}")
         self.alpha, self.beta, self.use_bias = alpha, beta, bool(use_bias)
+        self.alpha_beta_bias = alpha_beta_bias
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "beta": self.beta}
+        params: dict[str, Any] = {"alpha": self.alpha, "beta": self.beta}
+        if not self.use_bias:
+            params["use_bias"] = False
+        params["alpha_beta_bias"] = self.alpha_beta_bias
+        return params
 
     def _part(
         self, call: LayerCall, relevance: torch.Tensor, w_for_pos: torch.Tensor, w_for_neg: torch.Tensor,
@@ -365,26 +383,36 @@ class AlphaBeta(_KernelRule):
             out = out + x_neg * self._transpose(call, w_for_neg, scaled)
         return out
 
+    def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The bias terms of the activator and the inhibitor denominators."""
+        if not self.use_bias or bias is None:
+            return None, None
+        if self.alpha_beta_bias == "split":
+            return bias.clamp(min=0), bias.clamp(max=0)
+        # reference: (W+, b+) and (W-, b-) each evaluated on a+ and a-: b+ + b- = b in both
+        return bias, bias
+
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x = call.x.detach()
         weight, bias = kernel_parameters(call.module)
-        use_bias = self.use_bias and bias is not None
+        bias_act, bias_inh = self._biases(bias)
         x_pos = x.clamp(min=0)
-        # after a ReLU the input has no negative part: skip those passes (and W- when beta = 0)
+        # after a ReLU the input has no negative part: skip those passes (and W- when beta = 0);
+        # the bias terms stay (the negative copy on a- = 0 still adds its bias)
         x_neg = x.clamp(max=0) if bool((x < 0).any()) else None
         w_pos = weight.clamp(min=0)
         w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
-        result = self._part(call, relevance, w_pos, w_neg, bias.clamp(min=0) if use_bias else None, x_pos, x_neg)
+        result = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
         if self.alpha != 1.0:
             result = self.alpha * result
         if self.beta != 0.0:
-            inhibitor = self._part(call, relevance, w_neg, w_pos, bias.clamp(max=0) if use_bias else None, x_pos, x_neg)
+            inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg)
             result = result - self.beta * inhibitor
         return (result,)
 
 
 class ZPlus(AlphaBeta):
-    """ZPlus rule: AlphaBeta(1, 0) without bias."""
+    """ZPlus rule: AlphaBeta(1, 0) without bias (in neither denominator)."""
 
     name = "z_plus"
 
@@ -633,7 +661,9 @@ _BY_NAME: dict[str, Any] = {
     "z": lambda p: Z(),
     "epsilon": lambda p: Epsilon(p["epsilon"]),
     "std_x_epsilon": lambda p: StdxEpsilon(p["std_factor"]),
-    "alpha_beta": lambda p: AlphaBeta(p["alpha"], p["beta"]),
+    "alpha_beta": lambda p: AlphaBeta(
+        p["alpha"], p["beta"], p.get("use_bias", True), alpha_beta_bias=p.get("alpha_beta_bias", "reference")
+    ),
     "z_plus": lambda p: ZPlus(),
     "gamma": lambda p: Gamma(p.get("gamma", 0.25)),
     "w_square": lambda p: WSquare(),
@@ -658,8 +688,8 @@ def rule_from_spec(name: str, params: Mapping[str, Any] | None = None) -> Rule:
         ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu``, or the layer rules
         ``pass``, ``route``, ``batch_norm``, ``sum``.
     params : mapping, optional
-        The rule's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta``, ``gamma``,
-        ``low``/``high``, ``mu``).
+        The rule's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta`` with the optional
+        ``alpha_beta_bias`` and ``use_bias``, ``gamma``, ``low``/``high``, ``mu``).
     """
     factory = _BY_NAME.get(name)
     if factory is None:

@@ -13,18 +13,28 @@ from shared_spec import resolve_targets
 
 from .softmax import looks_like_probabilities
 
-__all__ = ["as_batch", "select_logits"]
+__all__ = ["as_batch", "check_finite", "select_logits"]
 
 
-def as_batch(x: Any, model: keras.Model) -> tf.Tensor:
+def as_batch(x: Any, model: keras.Model, allow_nonfinite: bool = False) -> tf.Tensor:
     """A float copy of ``x`` as a tensor, checked against the model's input shape.
+
+    Parameters
+    ----------
+    x : array-like or tf.Tensor
+        A batch, samples along axis 0.
+    model : keras.Model
+        The model whose input shape and dtype ``x`` must match.
+    allow_nonfinite : bool, default False
+        Accept NaN or infinite values (after conversion to the model's dtype).
 
     Raises
     ------
     TypeError
         If ``x`` is not numeric.
     ValueError
-        If ``x`` is not a batch of the model's input shape.
+        If ``x`` is not a batch of the model's input shape, has 0 samples, or (unless
+        ``allow_nonfinite``) has NaN or infinite values.
     """
     array = np.array(x.numpy() if isinstance(x, tf.Tensor) else x, copy=True)
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
@@ -37,8 +47,58 @@ def as_batch(x: Any, model: keras.Model) -> tf.Tensor:
         elif array.ndim == len(expected) and array.ndim >= 3:
             hint = "; Keras models take channels-last input"
         raise ValueError(f"x has shape {array.shape}, but the model expects a batch of shape {expected}{hint}")
+    if array.shape[0] == 0:
+        raise ValueError(f"x has 0 samples (shape {array.shape}); pass a batch with at least one sample along axis 0")
     dtype = model.inputs[0].dtype or "float32"
-    return tf.convert_to_tensor(array.astype(np.dtype(keras.backend.standardize_dtype(dtype))))
+    target_dtype = np.dtype(keras.backend.standardize_dtype(dtype))
+    if allow_nonfinite:
+        converted = array.astype(target_dtype)
+    else:
+        with np.errstate(over="ignore"):  # an overflow is reported by check_finite
+            converted = array.astype(target_dtype)
+        check_finite(converted, "x", "or pass allow_nonfinite=True to explain them anyway", before=array)
+    return tf.convert_to_tensor(converted)
+
+
+def check_finite(x: np.ndarray, name: str, opt_in: str, before: np.ndarray | None = None) -> None:
+    """Raise a ``ValueError`` if ``x`` has NaN or infinite values.
+
+    The check is one ``np.isfinite(x).all()``; only when it fails are the count and the first
+    index computed.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The array to check.
+    name : str
+        Its name in the message.
+    opt_in : str
+        How to explain non-finite input anyway, the end of the message.
+    before : numpy.ndarray, optional
+        ``x`` before a dtype conversion: if it is finite where ``x`` is not, the message says that
+        the conversion overflowed.
+
+    Raises
+    ------
+    ValueError
+        Naming how many values are non-finite (NaN / inf), of how many, and the first index.
+    """
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    bad = ~finite
+    count = int(bad.sum())
+    nan = int(np.isnan(x).sum())
+    kinds = ", ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (count - nan, "inf")) if n)
+    first = tuple(int(k) for k in np.argwhere(bad)[0])
+    where = f"the first at index {first} ({x[first].item()})"
+    if before is not None and np.isfinite(before[first]):
+        where += f", which is {before[first].item()!r} in {before.dtype} and overflows in {x.dtype}, the model's dtype"
+    plural = "value" if count == 1 else "values"
+    raise ValueError(
+        f"{name} has {count} non-finite {plural} ({kinds}) among {x.size}; {where}. "
+        f"Explanations of NaN/inf inputs are NaN or meaningless: replace them (e.g. np.nan_to_num) {opt_in}"
+    )
 
 
 def select_logits(logits: tf.Tensor, target: Any) -> tuple[tf.Tensor, np.ndarray]:

@@ -27,7 +27,9 @@ def supported_methods() -> list[str]:
     return [name for name in list_methods(include_deprecated=False) if parse(name).family in _METHODS]
 
 
-def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **params: Any) -> np.ndarray:
+def explain(
+    model: keras.Model, x: Any, method_name: str, target: Any = None, *, allow_nonfinite: bool = False, **params: Any
+) -> np.ndarray:
     """Explain a Keras 3 model's decision for a batch with a method of the table.
 
     Parameters
@@ -43,6 +45,10 @@ def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **
     target : None, int or sequence of int
         ``None``: the argmax of the logits per sample; an int: that class for all samples;
         a sequence of length N: one class per sample.
+    allow_nonfinite : bool, default False
+        By default NaN or infinite values in ``x`` (after conversion to the model's dtype) raise a
+        ``ValueError`` naming how many there are and the index of the first, before anything is
+        computed. True explains such input anyway (the maps are then usually NaN).
     **params
         Keyword overrides of the parameters written in the name.
 
@@ -55,6 +61,11 @@ def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **
     ------
     shared_spec.MethodNameError
         For names that do not parse.
+    shared_spec.MethodParameterError
+        For bad keyword parameters (e.g. z^B bounds with ``low >= high``).
+    ValueError
+        For x of the wrong shape (with advice when it looks transposed or lacks the batch axis),
+        an empty batch or non-finite values (see ``allow_nonfinite``).
     NotImplementedError
         For valid names whose method signxai_tf does not implement yet.
     """
@@ -66,7 +77,7 @@ def explain(model: keras.Model, x: Any, method_name: str, target: Any = None, **
             f"implemented families: {', '.join(sorted(_METHODS))}"
         )
     logit_model = remove_softmax(model)
-    inputs = as_batch(x, logit_model)
+    inputs = as_batch(x, logit_model, allow_nonfinite)
     result = np.asarray(method(logit_model, inputs, target, spec))
     if result.shape != tuple(inputs.shape):
         raise RuntimeError(f"internal error: {spec.name} returned shape {result.shape} for input {tuple(inputs.shape)}")

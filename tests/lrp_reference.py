@@ -16,6 +16,8 @@ Conventions (SPEC §1, §4.1)
 * ``flat``: every *non-zero* entry of ``W`` counts as a weight of 1 (structural zeros of a
   convolution matrix stay 0).  Test layers should therefore not contain exact zero weights, or pass
   the matrix of the layer with all weights set to 1.
+* ``alpha_beta``: by default the reference's form, with the full bias b in both the activator and the
+  inhibitor denominator; ``alpha_beta_bias="split"`` gives the textbook form (b+ / b-).
 * ``bounded``: ``low``/``high`` are scalars or arrays of the flattened input's size (expand
   per-channel bounds to every element before calling).
 """
@@ -114,8 +116,10 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
     R : ndarray, shape (out_size,)
         Relevance at the layer output.
     **params
-        ``epsilon`` (epsilon), ``std_factor`` (std_x_epsilon), ``alpha``/``beta`` (alpha_beta),
-        ``gamma`` (gamma, default 0.25), ``low``/``high`` (bounded, default -1/1), ``mu``
+        ``epsilon`` (epsilon), ``std_factor`` (std_x_epsilon), ``alpha``/``beta`` (alpha_beta;
+        also ``alpha_beta_bias``: ``"reference"`` (default, the full bias in both denominators)
+        or ``"split"`` (b+ in z+, b- in z-), and ``use_bias``, default True), ``gamma`` (gamma,
+        default 0.25), ``low``/``high`` (bounded, default -1/1), ``mu``
         (sign_mu).
 
     Returns
@@ -151,18 +155,44 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
         return _z_like(a, W, b, R, lambda ai: ai, lambda z: eps * _s(z))
 
     if rule in ("alpha_beta", "z_plus"):
+        # The layer is copied into a positive part (W+, b+) and a negative part (W-, b-).
+        # Activator z+: the positive copy on a+ plus the negative copy on a-,
+        #   z+_j = (sum_i W+_ji a+_i + b+_j) + (sum_i W-_ji a-_i + b-_j)      -> full bias b_j
+        # Inhibitor z-: the negative copy on a+ plus the positive copy on a-,
+        #   z-_j = (sum_i W-_ji a+_i + b-_j) + (sum_i W+_ji a-_i + b+_j)      -> full bias b_j
+        # "split" (textbook/zennit): the copies applied to a- carry no bias (z+ gets b+, z- gets b-).
+        # use_bias=False (and z_plus): no bias in either denominator.
         if rule == "alpha_beta":
-            alpha, beta, use_bias = float(params["alpha"]), float(params["beta"]), True
+            alpha, beta = float(params["alpha"]), float(params["beta"])
+            use_bias = bool(params.get("use_bias", True))
+            form = params.get("alpha_beta_bias", "reference")
         else:
-            alpha, beta, use_bias = 1.0, 0.0, False
+            alpha, beta, use_bias, form = 1.0, 0.0, False, "reference"
+        if form not in ("reference", "split"):
+            raise ValueError(f"alpha_beta_bias must be 'reference' or 'split', got {form!r}")
         z_act = np.zeros(n_out)
         z_inh = np.zeros(n_out)
         for j in range(n_out):
-            zp = _pos(b[j]) if use_bias else 0.0
-            zn = _neg(b[j]) if use_bias else 0.0
+            # positive copy on a+, negative copy on a- (activator)
+            zp = 0.0
             for i in range(n_in):
-                zp += _pos(W[j, i]) * _pos(a[i]) + _neg(W[j, i]) * _neg(a[i])
-                zn += _neg(W[j, i]) * _pos(a[i]) + _pos(W[j, i]) * _neg(a[i])
+                zp += _pos(W[j, i]) * _pos(a[i])
+            if use_bias:
+                zp += _pos(b[j])
+            for i in range(n_in):
+                zp += _neg(W[j, i]) * _neg(a[i])
+            if use_bias and form == "reference":
+                zp += _neg(b[j])
+            # negative copy on a+, positive copy on a- (inhibitor)
+            zn = 0.0
+            for i in range(n_in):
+                zn += _neg(W[j, i]) * _pos(a[i])
+            if use_bias:
+                zn += _neg(b[j])
+            for i in range(n_in):
+                zn += _pos(W[j, i]) * _neg(a[i])
+            if use_bias and form == "reference":
+                zn += _pos(b[j])
             z_act[j], z_inh[j] = zp, zn
         out = np.zeros(n_in)
         for i in range(n_in):

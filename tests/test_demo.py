@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import pathlib
 import subprocess
 import sys
 import types
@@ -285,3 +287,85 @@ def test_cli_main_calls_run_demo(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(demo, "run_demo", failing_run_demo)
     assert main(["demo", "-q"]) == 1
     assert "no framework" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# --out: directories and formats
+
+
+def test_resolve_out_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    default = demo.DEFAULT_FILE_NAME
+    assert demo.resolve_out_path(tmp_path) == (tmp_path / default, "png")
+    assert demo.resolve_out_path(str(tmp_path)) == (tmp_path / default, "png")
+    assert demo.resolve_out_path("existing") == (tmp_path / "existing" / default, "png")
+    assert demo.resolve_out_path("new/") == (tmp_path / "new" / default, "png")
+    assert demo.resolve_out_path("new" + os.sep + "deeper" + os.sep) == (tmp_path / "new" / "deeper" / default, "png")
+    assert demo.resolve_out_path("grid.pdf") == (tmp_path / "grid.pdf", "pdf")
+    assert demo.resolve_out_path("grid.SVG") == (tmp_path / "grid.SVG", "svg")
+    assert demo.resolve_out_path("grid.jpg") == (tmp_path / "grid.jpg", "jpg")
+    assert demo.resolve_out_path("grid") == (tmp_path / "grid.png", "png")
+    assert not (tmp_path / "new").exists()  # resolving creates nothing
+
+
+@pytest.mark.parametrize("out", ["x.xyz", "grid.pn", "archive.tar", "dir/x.docx"])
+def test_resolve_out_path_refuses_unknown_extensions(out):
+    with pytest.raises(ValueError) as info:
+        demo.resolve_out_path(out)
+    message = str(info.value)
+    assert repr(pathlib.PurePath(out).suffix) in message
+    assert ".png" in message and ".pdf" in message and ".svg" in message
+    with pytest.raises(ValueError):
+        demo.resolve_out_path("")
+
+
+def test_supported_formats_are_matplotlibs():
+    from matplotlib.figure import Figure
+
+    assert demo.supported_formats() == Figure().canvas.get_supported_filetypes()
+
+
+@pytest.mark.usefixtures("stand_in_explain")
+@pytest.mark.parametrize(
+    "name, signature", [("grid.pdf", b"%PDF"), ("grid.svg", b"<?xml"), ("grid.PNG", PNG_SIGNATURE)]
+)
+def test_run_demo_format_follows_extension(tmp_path, name, signature):
+    pytest.importorskip("torch")
+    path = demo.run_demo(tmp_path / name, n_samples=1, frameworks=("torch",), methods=["gradient"])
+    assert path == tmp_path / name
+    assert path.read_bytes().startswith(signature)
+
+
+@pytest.mark.usefixtures("stand_in_explain")
+def test_run_demo_writes_into_a_directory(tmp_path):
+    pytest.importorskip("torch")
+    path = demo.run_demo(tmp_path, n_samples=1, frameworks=("torch",), methods=["gradient"])
+    assert path == tmp_path / demo.DEFAULT_FILE_NAME
+    assert _png_size(path) == (PANEL_PX, 2 * PANEL_PX)
+    path = demo.run_demo(f"{tmp_path / 'made'}{os.sep}", n_samples=1, frameworks=("torch",), methods=["gradient"])
+    assert path == tmp_path / "made" / demo.DEFAULT_FILE_NAME and path.is_file()
+
+
+def test_run_demo_refuses_unknown_extension_before_computing(tmp_path, monkeypatch):
+    def no_explanations(*args, **kwargs):
+        raise AssertionError("explained before checking out_path")
+
+    monkeypatch.setattr(demo, "_explain_all", no_explanations)
+    with pytest.raises(ValueError, match=r"'\.xyz'.*\.png"):
+        demo.run_demo(tmp_path / "x.xyz", n_samples=1, methods=["gradient"])
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.usefixtures("stand_in_explain")
+def test_cli_out_directory_and_bad_extension(tmp_path, capsys):
+    pytest.importorskip("torch")
+    argv = ["demo", "--samples", "1", "--framework", "torch", "--methods", "gradient", "-q"]
+    assert main(argv + ["--out", str(tmp_path)]) == 0
+    written = tmp_path / demo.DEFAULT_FILE_NAME
+    assert capsys.readouterr().out.strip() == f"Wrote heatmaps to {written}"
+    assert written.read_bytes().startswith(PNG_SIGNATURE)
+    assert main(argv + ["--out", str(tmp_path / "x.xyz")]) == 1
+    err = capsys.readouterr().err
+    assert "'.xyz'" in err and ".pdf" in err and ".svg" in err
+    assert not (tmp_path / "x.xyz").exists()

@@ -121,7 +121,11 @@ def linear_resize_half_pixel(values: np.ndarray, size: int, axis: int) -> np.nda
 
 
 def literal_grad_cam(model, x, targets, layer_name) -> np.ndarray:
-    """Activations and gradients from GradientTape; weights, ReLU, normalisation and resize in numpy."""
+    """Activations and gradients from GradientTape; weights, ReLU, normalisation and resize in numpy.
+
+    Resize: 2-D bilinear with half-pixel centres; 1-D linear with aligned end points (np.interp over
+    linspace(0, n - 1, T), as the reference).
+    """
     layer = model.get_layer(layer_name)
     features = keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
     maps = []
@@ -136,7 +140,9 @@ def literal_grad_cam(model, x, targets, layer_name) -> np.ndarray:
         cam = np.maximum((act * weights).sum(axis=-1), 0.0)
         if cam.max() > 0:
             cam = cam / cam.max()
-        for axis in range(cam.ndim):
+        if cam.ndim == 1:
+            cam = np.interp(np.linspace(0, len(cam) - 1, x.shape[1]), np.arange(len(cam)), cam)
+        for axis in range(cam.ndim if cam.ndim > 1 else 0):
             cam = linear_resize_half_pixel(cam, x.shape[1 + axis], axis)
         maps.append(np.broadcast_to(cam[..., None], x.shape[1:]))
     return np.stack(maps)

@@ -332,14 +332,25 @@ def linear_resize(a: np.ndarray, size: int, axis: int) -> np.ndarray:
     return np.take(a, i0, axis=axis) * (1 - w) + np.take(a, i1, axis=axis) * w
 
 
+def aligned_linear_resize(a: np.ndarray, size: int) -> np.ndarray:
+    """1-D resize of (N, n) maps as the reference: np.interp over linspace(0, n - 1, size)."""
+    n = a.shape[1]
+    return np.stack([np.interp(np.linspace(0, n - 1, size), np.arange(n), row) for row in a])
+
+
 def expected_cam(model, layer_module, x: np.ndarray, targets) -> np.ndarray:
-    """Captum's LayerGradCam (ReLU'd), then SPEC's max-normalisation, resize and channel broadcast."""
+    """Captum's LayerGradCam (ReLU'd), then SPEC's max-normalisation, resize and channel broadcast.
+
+    Resize: 1-D linear with aligned end points (np.interp); 2-D bilinear with half-pixel centres.
+    """
     raw = LayerGradCam(model, layer_module).attribute(
         torch.tensor(x), target=torch.tensor(targets), relu_attributions=True
     ).detach().numpy()[:, 0].astype(np.float64)
     peak = raw.reshape(len(raw), -1).max(1).reshape((-1,) + (1,) * (raw.ndim - 1))
     cam = np.where(peak > 0, raw / np.where(peak > 0, peak, 1), raw)
-    for axis, size in enumerate(x.shape[2:], start=1):
+    if cam.ndim == 2:
+        cam = aligned_linear_resize(cam, x.shape[2])
+    for axis, size in enumerate(x.shape[2:] if cam.ndim > 2 else (), start=1):
         cam = linear_resize(cam, size, axis)
     return np.broadcast_to(cam[:, None], x.shape)
 

@@ -94,13 +94,13 @@ TABLE = {
     "lrpsign_epsilon_0_5_std_x_mu_0_5": ("lrpsign_epsilon_std_x", "lrp", {"std_factor": 0.5, "mu": 0.5}, None, "sign_mu", "epsilon_std_x", None),
     "lrpz_epsilon_3_std_x": ("lrpz_epsilon_std_x", "lrp", {"std_factor": 3.0}, None, "z", "epsilon_std_x", None),
     "zblrp_epsilon_0_5_std_x_VGG16ILSVRC": ("zblrp_epsilon_std_x", "lrp", {"std_factor": 0.5, "low": -123.68, "high": 151.061}, None, "bounded", "epsilon_std_x", "VGG16ILSVRC"),
-    "lrp_alpha_1_beta_0": ("lrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0}, None, None, "alpha_beta", None),
-    "lrp_alpha_2_beta_1": ("lrp_alpha_beta", "lrp", {"alpha": 2.0, "beta": 1.0}, None, None, "alpha_beta", None),
-    "lrp_alpha_1_5_beta_0_5": ("lrp_alpha_beta", "lrp", {"alpha": 1.5, "beta": 0.5}, None, None, "alpha_beta", None),
-    "flatlrp_alpha_1_beta_0": ("flatlrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0}, None, "flat", "alpha_beta", None),
-    "lrp_sequential_composite_a": ("lrp_sequential_composite_a", "lrp", {}, None, None, "sequential_composite_a", None),
-    "lrpsign_sequential_composite_b": ("lrpsign_sequential_composite_b", "lrp", {"mu": None}, None, "sign", "sequential_composite_b", None),
-    "zblrp_sequential_composite_a_VGG16ILSVRC": ("zblrp_sequential_composite_a", "lrp", {"low": -123.68, "high": 151.061}, None, "bounded", "sequential_composite_a", "VGG16ILSVRC"),
+    "lrp_alpha_1_beta_0": ("lrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
+    "lrp_alpha_2_beta_1": ("lrp_alpha_beta", "lrp", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
+    "lrp_alpha_1_5_beta_0_5": ("lrp_alpha_beta", "lrp", {"alpha": 1.5, "beta": 0.5, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
+    "flatlrp_alpha_1_beta_0": ("flatlrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"}, None, "flat", "alpha_beta", None),
+    "lrp_sequential_composite_a": ("lrp_sequential_composite_a", "lrp", {"alpha_beta_bias": "reference"}, None, None, "sequential_composite_a", None),
+    "lrpsign_sequential_composite_b": ("lrpsign_sequential_composite_b", "lrp", {"mu": None, "alpha_beta_bias": "reference"}, None, "sign", "sequential_composite_b", None),
+    "zblrp_sequential_composite_a_VGG16ILSVRC": ("zblrp_sequential_composite_a", "lrp", {"low": -123.68, "high": 151.061, "alpha_beta_bias": "reference"}, None, "bounded", "sequential_composite_a", "VGG16ILSVRC"),
     "lrp_z_plus": ("lrp_z_plus", "lrp", {}, None, None, "z_plus", None),
     "lrp_gamma": ("lrp_gamma", "lrp", {"gamma": 0.25}, None, None, "gamma", None),
     "lrp_gamma_0_5": ("lrp_gamma", "lrp", {"gamma": 0.5}, None, None, "gamma", None),
@@ -129,12 +129,12 @@ def test_name_parses_to_expected(name):
 def test_lrp_rules_of_presets_and_prefixes():
     rules = parse("lrpsign_sequential_composite_a_mu_0_5").lrp_rules()
     assert (rules.dense.name, dict(rules.dense.params)) == ("epsilon", {"epsilon": 0.1})
-    assert (rules.conv.name, dict(rules.conv.params)) == ("alpha_beta", {"alpha": 1.0, "beta": 0.0})
+    assert (rules.conv.name, dict(rules.conv.params)) == ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"})
     assert (rules.input.name, dict(rules.input.params)) == ("sign_mu", {"mu": 0.5})
     assert rules.for_layer("conv", is_input_layer=True).name == "sign_mu"
     assert rules.for_layer("conv", is_input_layer=False).name == "alpha_beta"
     b = parse("lrp_sequential_composite_b").lrp_rules()
-    assert dict(b.conv.params) == {"alpha": 2.0, "beta": 1.0} and b.input is None
+    assert dict(b.conv.params) == {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"} and b.input is None
     zb = parse("zblrp_epsilon_0_1_VGG16ILSVRC").lrp_rules()
     assert (zb.input.name, dict(zb.input.params)) == ("bounded", {"low": -123.68, "high": 151.061})
     assert (zb.dense.name, dict(zb.dense.params)) == ("epsilon", {"epsilon": 0.1})
@@ -284,3 +284,110 @@ def test_noise_scale():
     np.testing.assert_allclose(shared_spec.noise_scale(x, 0.2, "absolute"), [0.2, 0.2])
     with pytest.raises(ValueError):
         shared_spec.noise_scale(x, 0.2, "other")
+
+
+# --------------------------------------------------------------------------
+# stray characters in numbers, upper-case names
+
+
+@pytest.mark.parametrize(
+    "name, part, shown, suggestion",
+    [
+        ("lrp_epsilon_0_1x", "0_1x", "'x'", "lrp_epsilon_0_1"),
+        ("lrpsign_epsilon_0_25abc_std_x", "0_25abc", "'abc'", "lrpsign_epsilon_0_25_std_x"),
+        ("gradient_x_sign_mu_neg_0_5x", "neg_0_5x", "'x'", "gradient_x_sign_mu_neg_0_5"),
+        ("smoothgrad_samples_10k", "10k", "'k'", "smoothgrad_samples_10"),
+        ("lrp_alpha_2x_beta_1", "2x", "'x'", "lrp_alpha_2_beta_1"),
+        ("lrp_epsilon_0_1e5", "0_1e5", "'e5'", "lrp_epsilon_0_1"),
+        ("lrp_epsilon_0.1", "0.1", "'0_1'", "lrp_epsilon_0_1"),
+        ("lrp_epsilon_1e-3", "1e-3", "'0_001'", "lrp_epsilon_0_001"),
+        ("gradient_x_sign_mu_-0.5", "-0.5", "'neg_0_5'", "gradient_x_sign_mu_neg_0_5"),
+    ],
+)
+def test_stray_characters_in_a_number_are_named(name, part, shown, suggestion):
+    with pytest.raises(MethodNameError) as info:
+        parse(name)
+    error = info.value
+    assert error.part == part
+    assert shown in str(error)
+    assert error.suggestions == [suggestion]
+    assert "must be >" not in str(error)  # not misread as a value out of range
+    parse(suggestion)
+
+
+@pytest.mark.parametrize(
+    "name, suggestion",
+    [
+        ("LRP_Epsilon_0_1", "lrp_epsilon_0_1"),
+        ("GRADIENT", "gradient"),
+        ("Gradient_x_sign", "gradient_x_sign"),
+        ("gradient_X_sign_mu_0_5", "gradient_x_sign_mu_0_5"),
+        ("input_T_gradient", "input_t_gradient"),
+        ("GRAD_CAM_VGG16ILSVRC", "grad_cam_VGG16ILSVRC"),
+        ("ZBLRP_Z_VGG16ILSVRC", "zblrp_z_VGG16ILSVRC"),
+    ],
+)
+def test_upper_case_name_suggests_lower_case(name, suggestion):
+    with pytest.raises(MethodNameError) as info:
+        parse(name)
+    assert "lower case" in str(info.value)
+    assert info.value.suggestions == [suggestion]
+    parse(suggestion)
+
+
+@pytest.mark.parametrize(
+    "name, suggestion",
+    [
+        ("zblrp_z_vgg16ilsvrc", "zblrp_z_VGG16ILSVRC"),
+        ("grad_cam_Vgg16Ilsvrc", "grad_cam_VGG16ILSVRC"),
+        ("guided_grad_cam_vgg16ilsvrc", "guided_grad_cam_VGG16ILSVRC"),
+    ],
+)
+def test_lower_case_model_suffix_suggests_upper_case(name, suggestion):
+    with pytest.raises(MethodNameError) as info:
+        parse(name)
+    assert "'VGG16ILSVRC'" in str(info.value)
+    assert info.value.suggestions == [suggestion]
+
+
+def test_upper_case_model_suffix_still_works():
+    assert parse("grad_cam_VGG16ILSVRC").model == "VGG16ILSVRC"
+    assert parse("zblrp_z_VGG16ILSVRC").params["low"] == -123.68
+    with pytest.raises(MethodNameError, match="unknown model suffix"):
+        parse("zblrp_z_VGG19ILSVRC")
+    with pytest.raises(MethodNameError, match="GRADIANT"):  # not a name in any case: close names
+        parse("GRADIANT")
+    with pytest.raises(MethodNameError, match="must follow a method name|lower case"):
+        parse("VGG16ILSVRC")
+
+
+LOWER_CASE_NAMES = [n for n in shared_spec.list_methods(include_deprecated=False)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_upper_casing_suggests_the_name(data):
+    name = data.draw(st.sampled_from(LOWER_CASE_NAMES))
+    suffix = "_VGG16ILSVRC" if name.endswith("_VGG16ILSVRC") else ""
+    body = name[: len(name) - len(suffix)]
+    flips = data.draw(st.lists(st.booleans(), min_size=len(body), max_size=len(body)))
+    written = "".join(c.upper() if f else c for c, f in zip(body, flips)) + suffix
+    if written == name:
+        assert parse(written).name == parse(name).name
+        return
+    with pytest.raises(MethodNameError) as info:
+        parse(written)
+    assert info.value.suggestions == [name]
+
+
+NAMES_ENDING_IN_A_NUMBER = [n for n in LOWER_CASE_NAMES if n.split("_")[-1].isdigit()]
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=st.sampled_from(NAMES_ENDING_IN_A_NUMBER), stray=st.text(alphabet="xyzkqw", min_size=1, max_size=3))
+def test_any_stray_letters_after_a_number_are_named(name, stray):
+    with pytest.raises(MethodNameError) as info:
+        parse(name + stray)
+    assert repr(stray) in str(info.value)
+    assert info.value.part.endswith(stray)
+    assert info.value.suggestions == [name]

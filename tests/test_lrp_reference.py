@@ -23,9 +23,20 @@ CASES = [
     ("std_x_epsilon", {"std_factor": 0.5}, [-8 / 13 + 36 / 19, 32 / 13 + 24 / 19]),
     # z+ = [1, 5] (no bias); s = [2, 0.6]
     ("z_plus", {}, [3.8, 1.2]),
-    # z+ = [1.5, 5], z- = [-4, -1]; act = [4/3 + 1.8, 1.2], inh = [0, 2]
-    ("alpha_beta", {"alpha": 2.0, "beta": 1.0}, [2 * (4 / 3 + 1.8), 2 * 1.2 - 2.0]),
-    ("alpha_beta", {"alpha": 1.0, "beta": 0.0}, [4 / 3 + 1.8, 1.2]),
+    # AlphaBeta terms without bias: W+ a+ = [1, 3], W- a- = [0, 2], W- a+ = [0, 0], W+ a- = [-4, 0].
+    # reference form (default): full bias b = [0.5, -1] in both denominators:
+    # z+ = [1, 5] + b = [1.5, 4], s+ = [4/3, 3/4]: act = [1 * (1 * 4/3 + 3 * 3/4), -2 * (-1 * 3/4)] = [4/3 + 9/4, 3/2]
+    # z- = [-4, 0] + b = [-3.5, -1], s- = [-4/7, -3]: inh = [1 * 0, -2 * (2 * -4/7 + 0 * -3)] = [0, 16/7]
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0}, [2 * (4 / 3 + 9 / 4), 2 * 1.5 - 16 / 7]),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0}, [4 / 3 + 9 / 4, 1.5]),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"}, [2 * (4 / 3 + 9 / 4), 2 * 1.5 - 16 / 7]),
+    # split form: z+ = [1, 5] + b+ = [1.5, 5], z- = [-4, 0] + b- = [-4, -1]; act = [4/3 + 1.8, 1.2], inh = [0, 2]
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}, [2 * (4 / 3 + 1.8), 2 * 1.2 - 2.0]),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"}, [4 / 3 + 1.8, 1.2]),
+    # no bias (either form): z+ = [1, 5], z- = [-4, 0] (3 / 0 -> 0): act = [3.8, 1.2], inh = [0, -2 * 2 * -0.5] = [0, 2]
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False}, [7.6, 0.4]),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False, "alpha_beta_bias": "split"}, [7.6, 0.4]),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "use_bias": False}, [3.8, 1.2]),
     # W + g W+ = [[1.25, 2.5], [3.75, -1]], b + g b+ = [0.625, -1]; z = [-3.125, 4.75]
     ("gamma", {"gamma": 0.25}, [-0.8 + 45 / 19, 3.2 + 24 / 19]),
     # W^2 = [[1, 4], [9, 1]], row sums [5, 10]
@@ -51,6 +62,15 @@ def test_conservative_rules_sum_to_relevance_when_no_bias_and_no_zero():
     for rule, params in [("z_plus", {}), ("w_square", {}), ("flat", {}), ("bounded", {"low": -2.0, "high": 3.0})]:
         assert lrp_rule(rule, A, W, B, R, **params).sum() == pytest.approx(R.sum())
     assert lrp_rule("z", A, W, np.zeros(2), R).sum() == pytest.approx(R.sum())
+
+
+def test_alpha_beta_bias_forms_agree_without_bias_and_reject_unknown():
+    for params in ({"alpha": 1.0, "beta": 0.0}, {"alpha": 3.0, "beta": 2.0}):
+        ref = lrp_rule("alpha_beta", A, W, np.zeros(2), R, **params)
+        split = lrp_rule("alpha_beta", A, W, np.zeros(2), R, alpha_beta_bias="split", **params)
+        np.testing.assert_array_equal(ref, split)
+    with pytest.raises(ValueError, match="alpha_beta_bias"):
+        lrp_rule("alpha_beta", A, W, B, R, alpha=1.0, beta=0.0, alpha_beta_bias="zennit")
 
 
 def test_zero_denominator_gives_zero():

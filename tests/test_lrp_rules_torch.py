@@ -40,6 +40,9 @@ RULES = [
     ("alpha_beta", {"alpha": 1.0, "beta": 0.0}, AlphaBeta(1, 0)),
     ("alpha_beta", {"alpha": 2.0, "beta": 1.0}, AlphaBeta(2, 1)),
     ("alpha_beta", {"alpha": 3.0, "beta": 2.0}, AlphaBeta(3, 2)),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"}, AlphaBeta(1, 0, alpha_beta_bias="split")),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}, AlphaBeta(2, 1, alpha_beta_bias="split")),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False}, AlphaBeta(2, 1, use_bias=False)),
     ("z_plus", {}, ZPlus()),
     ("gamma", {"gamma": 0.25}, Gamma(0.25)),
     ("w_square", {}, WSquare()),
@@ -118,6 +121,36 @@ def test_rule_matches_literal_reference(layer_name, name, params, rule):
 def test_rules_built_from_the_method_table_names():
     for name, params, rule in RULES:
         assert rule_from_spec(name, params) == rule
+        assert rule_from_spec(rule.name, rule.params) == rule
+
+
+AB_NONNEG = [
+    (name, params, rule) for name, params, rule in RULES if name in ("alpha_beta", "z_plus")
+]
+
+
+@pytest.mark.parametrize("layer_name", ["linear", "conv2d", "conv_transpose2d"])
+@pytest.mark.parametrize("name,params,rule", AB_NONNEG, ids=[f"{r[0]}{r[1]}" for r in AB_NONNEG])
+def test_alpha_beta_on_nonnegative_input_matches_reference(layer_name, name, params, rule):
+    """The shortcut for inputs without a negative part (after a ReLU) keeps the bias terms."""
+    layer, in_shape = LAYERS[layer_name]
+    x = np.abs(_input(in_shape, seed=12))
+    W, b = _explicit(layer, in_shape)
+    R = np.random.default_rng(13).normal(size=W.shape[0])
+    expected = lrp_rule(name, x.ravel(), W, b, R, **params).reshape(in_shape)
+    np.testing.assert_allclose(_torch_rule(rule, layer, x, R), expected, rtol=1e-9, atol=1e-10)
+
+
+def test_alpha_beta_repr_and_equality_carry_the_bias_form():
+    reference, split, no_bias = AlphaBeta(1, 0), AlphaBeta(1, 0, alpha_beta_bias="split"), AlphaBeta(1, 0, use_bias=False)
+    assert repr(reference) == "AlphaBeta(alpha=1.0, beta=0.0, alpha_beta_bias='reference')"
+    assert repr(split) == "AlphaBeta(alpha=1.0, beta=0.0, alpha_beta_bias='split')"
+    assert repr(no_bias) == "AlphaBeta(alpha=1.0, beta=0.0, use_bias=False, alpha_beta_bias='reference')"
+    assert len({reference, split, no_bias, AlphaBeta(1.0, 0.0, True, "reference")}) == 3
+    assert reference == AlphaBeta(alpha_beta_bias="reference") and reference != split and reference != no_bias
+    assert repr(ZPlus()) == "ZPlus()" and ZPlus() != no_bias
+    with pytest.raises(ValueError, match="alpha_beta_bias"):
+        AlphaBeta(1, 0, alpha_beta_bias="zennit")
 
 
 def test_per_channel_bounds_match_reference():

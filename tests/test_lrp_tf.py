@@ -23,6 +23,9 @@ RULE_CASES = [
     ("std_x_epsilon", {"std_factor": 0.25}),
     ("alpha_beta", {"alpha": 1.0, "beta": 0.0}),
     ("alpha_beta", {"alpha": 2.0, "beta": 1.0}),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"}),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"}),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}),
     ("z_plus", {}),
     ("gamma", {"gamma": 0.25}),
     ("gamma", {"gamma": 1.5}),
@@ -93,7 +96,11 @@ def test_rule_against_literal_reference(kind, name, params):
 
 
 @pytest.mark.parametrize("kind", ["dense", "conv2d"])
-@pytest.mark.parametrize("name, params", [("alpha_beta", {"alpha": 2.0, "beta": 1.0}), ("z_plus", {})])
+@pytest.mark.parametrize(
+    "name, params",
+    [("alpha_beta", {"alpha": 2.0, "beta": 1.0}), ("alpha_beta", {"alpha": 1.0, "beta": 0.0}),
+     ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}), ("z_plus", {})],
+)
 def test_alpha_beta_nonnegative_shortcut(kind, name, params):
     """The shortcut for inputs known to be >= 0 (after a ReLU) gives the literal rule."""
     layer, shape = _layer(kind)
@@ -271,11 +278,13 @@ def test_input_rule_only_on_layers_fed_by_the_input():
     assert plan.rules_used == {
         "first_a": LRPRule("sign", {}),
         "first_b": LRPRule("sign", {}),
-        "second": LRPRule("alpha_beta", {"alpha": 2.0, "beta": 1.0}),
+        "second": LRPRule("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"}),
         "dense": LRPRule("epsilon", {"epsilon": 0.1}),
     }
     plan = lrp_plan(model, "lrp", parse("lrp_sequential_composite_a").lrp_rules())
-    assert plan.rules_used["first_a"] == LRPRule("alpha_beta", {"alpha": 1.0, "beta": 0.0})
+    assert plan.rules_used["first_a"] == LRPRule("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"})
+    plan = lrp_plan(model, "lrp", parse("lrp_sequential_composite_a", alpha_beta_bias="split").lrp_rules())
+    assert plan.rules_used["first_a"] == LRPRule("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"})
 
 
 def test_batch_norm_and_add_against_literal():

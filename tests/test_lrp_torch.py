@@ -159,23 +159,28 @@ def _zennit_attribution(model, x, target, layer_rule):
 
 
 @pytest.mark.parametrize(
-    "ours,theirs",
+    "ours,theirs,bias",
     [
-        (Epsilon(0.25), lambda r: r.Epsilon(epsilon=0.25)),
-        (AlphaBeta(2, 1), lambda r: r.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=1e-12)),
-        (AlphaBeta(1, 0), lambda r: r.ZPlus(stabilizer=1e-12)),
-        ("z_plus", lambda r: r.ZPlus(stabilizer=1e-12, zero_params="bias")),
-        (WSquare(), lambda r: r.WSquare(stabilizer=1e-12, zero_params="bias")),
-        (Flat(), lambda r: r.Flat(stabilizer=1e-12)),
-        ("bounded", lambda r: r.ZBox(-1.0, 1.0, stabilizer=1e-12, zero_params="bias")),
+        (Epsilon(0.25), lambda r: r.Epsilon(epsilon=0.25), True),
+        # zennit's AlphaBeta is the textbook form (b+ in z+, b- in z-): our "split" option ...
+        (AlphaBeta(2, 1, alpha_beta_bias="split"), lambda r: r.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=1e-12), True),
+        (AlphaBeta(1, 0, alpha_beta_bias="split"), lambda r: r.ZPlus(stabilizer=1e-12), True),
+        # ... and, without biases, also our default (reference) form
+        (AlphaBeta(2, 1), lambda r: r.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=1e-12), False),
+        (AlphaBeta(1, 0), lambda r: r.ZPlus(stabilizer=1e-12), False),
+        ("z_plus", lambda r: r.ZPlus(stabilizer=1e-12, zero_params="bias"), True),
+        (WSquare(), lambda r: r.WSquare(stabilizer=1e-12, zero_params="bias"), True),
+        (Flat(), lambda r: r.Flat(stabilizer=1e-12), True),
+        ("bounded", lambda r: r.ZBox(-1.0, 1.0, stabilizer=1e-12, zero_params="bias"), True),
     ],
-    ids=["epsilon", "alpha2beta1", "alpha1beta0", "zplus", "wsquare", "flat", "zbox"],
+    ids=["epsilon", "alpha2beta1_split", "alpha1beta0_split", "alpha2beta1_nobias", "alpha1beta0_nobias", "zplus",
+         "wsquare", "flat", "zbox"],
 )
-def test_agrees_with_zennit_where_the_rules_coincide(ours, theirs):
+def test_agrees_with_zennit_where_the_rules_coincide(ours, theirs, bias):
     """zennit's own composites (0.5.1 / 1.0.0 API) on a ReLU/max-pool net, seeded with one-hot x logit."""
     zr = pytest.importorskip("zennit.rules")
 
-    model, x = relu_net().double(), batch().double()
+    model, x = relu_net(bias=bias).double(), batch().double()
     target = [0, 1, 2]
     expected = _zennit_attribution(model, x, target, theirs(zr))
     got = LRP(model, rule=ours).attribute(x, target=target)

@@ -38,3 +38,12 @@ def test_every_named_method_is_supported_by_both_packages():
     assert "not implemented yet" not in text
     for name in names:
         assert f"`{name}`" in text
+
+
+def test_keyword_only_lrp_options_are_documented():
+    import shared_spec
+
+    text = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    pdef = shared_spec.method_table()["parameters"]["alpha_beta_bias"]
+    assert f"- `alpha_beta_bias` (str, default `{pdef['default']}`, reference / split; keyword)" in text
+    assert "| `sequential_composite_b` | Dense: Epsilon(0.1); convolutions: AlphaBeta(2, 1) | `alpha_beta_bias` |" in text

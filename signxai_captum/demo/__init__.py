@@ -4,8 +4,8 @@ The package ships the weights of one small convolutional network
 (``digits_cnn.npz``, trained by ``scripts/train_digits_model.py``) and builds it
 twice: as a Keras 3 model (channels-last) and as a PyTorch ``nn.Sequential``
 (channels-first) with identical logits. :func:`run_demo` explains a few test
-digits with a list of methods in each available framework and writes one PNG
-grid of heatmaps.
+digits with a list of methods in each available framework and writes one grid
+of heatmaps (PNG by default; the format follows the file extension).
 
 Neither TensorFlow/Keras nor the explanation back ends are imported when this
 module is imported; they are imported lazily by the functions that need them.
@@ -18,6 +18,7 @@ import importlib.resources
 import importlib.util
 import io
 import logging
+import os
 import pathlib
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -38,7 +39,9 @@ __all__ = [
     "load_digits_weights",
     "build_keras_digits_model",
     "build_torch_digits_model",
+    "resolve_out_path",
     "run_demo",
+    "supported_formats",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,9 @@ DEMO_METHODS: tuple[str, ...] = (
     "lrp_sequential_composite_a",
     "lrpsign_sequential_composite_a",
 )
+
+#: File name written into a directory given as ``out_path``.
+DEFAULT_FILE_NAME = "signxai-demo.png"
 
 #: Framework names accepted by :func:`run_demo`.
 FRAMEWORKS: tuple[str, ...] = ("torch", "tf")
@@ -419,13 +425,68 @@ def _wrap_title(name: str, width: int = 16) -> str:
     return "\n".join(lines)
 
 
+def supported_formats() -> dict[str, str]:
+    """The figure formats matplotlib can write here: extension -> description.
+
+    Returns
+    -------
+    dict of str to str
+        E.g. ``{"png": "Portable Network Graphics", "pdf": ..., "svg": ...}``.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return dict(FigureCanvasAgg.get_supported_filetypes())
+
+
+def resolve_out_path(out_path: str | os.PathLike[str]) -> tuple[pathlib.Path, str]:
+    """Where :func:`run_demo` writes its figure, and in which format.
+
+    Parameters
+    ----------
+    out_path : str or path-like
+        A file name, whose extension chooses the format (``.png``, ``.pdf``, ``.svg``, ... any
+        format of :func:`supported_formats`, case-insensitive); without an extension ``.png`` is
+        added. An existing directory, or a path ending with a path separator (a directory that is
+        created), gets :data:`DEFAULT_FILE_NAME` inside it.
+
+    Returns
+    -------
+    (pathlib.Path, str)
+        The absolute file path and the matplotlib format name (``"png"``, ``"pdf"``, ...).
+
+    Raises
+    ------
+    ValueError
+        If ``out_path`` is empty or its extension is not a format matplotlib can write (the
+        message lists the supported extensions).
+    """
+    text = os.fspath(out_path)
+    if not text:
+        raise ValueError(f"out_path must name a file or a directory, got {text!r}")
+    separators = tuple(sep for sep in (os.sep, os.altsep, "/") if sep)
+    path = pathlib.Path(text).expanduser()
+    if text.endswith(separators) or path.is_dir():
+        path = path / DEFAULT_FILE_NAME
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    extension = path.suffix[1:].lower()
+    formats = supported_formats()
+    if extension not in formats:
+        raise ValueError(
+            f"cannot write {str(path)!r}: {path.suffix!r} is not a figure format matplotlib can write; "
+            f"use one of the extensions {', '.join('.' + e for e in sorted(formats))} "
+            "(the format follows the extension), or a directory"
+        )
+    return path.resolve(), extension
+
+
 def run_demo(
     out_path: str | pathlib.Path = "signxai-demo.png",
     n_samples: int = 4,
     frameworks: Sequence[str] | str = ("torch", "tf"),
     methods: Sequence[str] | None = None,
 ) -> pathlib.Path:
-    """Explain a few test digits and write one PNG grid of heatmaps.
+    """Explain a few test digits and write one grid of heatmaps (PNG by default).
 
     One row per (framework, digit): the first column shows the input digit
     (title: true and predicted label), then one column per method with the
@@ -437,7 +498,10 @@ def run_demo(
     Parameters
     ----------
     out_path : str or pathlib.Path, default "signxai-demo.png"
-        Where to write the PNG; parent directories are created.
+        The file to write; its extension chooses the format (``.png``, ``.pdf``, ``.svg``, ...;
+        none: ``.png`` is added). An existing directory, or a path ending with a path separator,
+        gets ``signxai-demo.png`` inside it (see :func:`resolve_out_path`). Parent directories
+        are created.
     n_samples : int, default 4
         Number of test digits (distinct classes first).
     frameworks : sequence of {"torch", "tf"} or str, default ("torch", "tf")
@@ -449,12 +513,13 @@ def run_demo(
     Returns
     -------
     pathlib.Path
-        Absolute path of the written PNG.
+        Absolute path of the written figure.
 
     Raises
     ------
     ValueError
-        On an unknown framework name, an empty method list or ``n_samples < 1``.
+        On an unknown framework name, an empty method list, ``n_samples < 1`` or an ``out_path``
+        extension matplotlib cannot write (checked before anything is computed).
     RuntimeError
         If none of the requested frameworks is installed, or no requested
         method is implemented in any of them.
@@ -471,6 +536,7 @@ def run_demo(
     n_samples = int(n_samples)
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    path, figure_format = resolve_out_path(out_path)
 
     available = _available_frameworks(frameworks)
     if not available:
@@ -495,19 +561,20 @@ def run_demo(
             f"None of the methods {methods} is implemented in {available}"
         )
 
-    path = _plot_grid(out_path, x, y, results, columns)
+    _plot_grid(path, figure_format, x, y, results, columns)
     logger.info("Wrote %s", path)
     return path
 
 
 def _plot_grid(
-    out_path: str | pathlib.Path,
+    path: pathlib.Path,
+    figure_format: str,
     x: np.ndarray,
     y: np.ndarray,
     results: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]],
     columns: Sequence[str],
 ) -> pathlib.Path:
-    """Draw the inputs and heatmaps into one PNG (Agg canvas, no pyplot)."""
+    """Draw the inputs and heatmaps into one figure file at ``path`` (Agg canvas, no pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -547,7 +614,6 @@ def _plot_grid(
                 ax.set_yticks([])
             row += 1
 
-    path = pathlib.Path(out_path).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=_DPI)
+    fig.savefig(path, format=figure_format, dpi=_DPI)
     return path

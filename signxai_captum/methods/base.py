@@ -21,7 +21,7 @@ from shared_spec import resolve_targets
 from ..modelstate import evaluation_mode, exclusive
 from ..softmax import looks_like_probabilities, remove_softmax
 
-__all__ = ["SignXAIAttribution", "TensorOrTuple"]
+__all__ = ["SignXAIAttribution", "TensorOrTuple", "check_finite"]
 
 TensorOrTuple = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -34,7 +34,18 @@ class SignXAIAttribution(GradientAttribution):
     model : torch.nn.Module
         The model. A final ``nn.Softmax`` is skipped (see :func:`signxai_captum.remove_softmax`);
         the model itself is never modified.
+
+    Attributes
+    ----------
+    allow_nonfinite : bool, default False
+        Inputs with NaN or infinite values raise a ``ValueError`` (naming how many and the first
+        index) before anything is computed, unless this is True. Set it on the instance
+        (``attr.allow_nonfinite = True``) or with
+        ``signxai_captum.attribution_for(model, name, allow_nonfinite=True)``; it then holds for
+        every call, also those made by ``NoiseTunnel`` and ``captum.metrics``.
     """
+
+    allow_nonfinite: bool = False
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
@@ -99,6 +110,11 @@ class SignXAIAttribution(GradientAttribution):
             output = self.forward_func(*inputs, *extra)
         except (RuntimeError, ValueError, TypeError) as error:
             shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in inputs)
+            hint = layout_hint(self.model, inputs)
+            if hint:
+                raise ValueError(
+                    f"the model could not run on the given input(s) [{shapes}]: {hint} (the model raised: {error})"
+                ) from error
             raise ValueError(f"the model could not run on the given input(s) [{shapes}]: {error}") from error
         if not isinstance(output, torch.Tensor):
             raise TypeError(f"the model must return one tensor of shape (batch, classes), got {type(output).__name__}")
@@ -132,8 +148,17 @@ class SignXAIAttribution(GradientAttribution):
         indices = resolve_targets(target, output)
         return torch.as_tensor(indices, device=output.device)
 
-    @staticmethod
-    def _check_inputs(inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+    def _check_inputs(self, inputs: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+        """Check the inputs before anything is computed: tensors, floating, one batch, finite.
+
+        Raises
+        ------
+        TypeError
+            For non-tensors and non-floating tensors.
+        ValueError
+            For inconsistent batch sizes, an empty batch, and (unless :attr:`allow_nonfinite`)
+            NaN or infinite values.
+        """
         if not inputs:
             raise ValueError("inputs must be a tensor or a non-empty tuple of tensors")
         for i, x in enumerate(inputs):
@@ -143,4 +168,119 @@ class SignXAIAttribution(GradientAttribution):
                 raise TypeError(f"inputs[{i}] must be a floating-point tensor, got {x.dtype}; convert with x.float()")
             if x.ndim < 1 or x.shape[0] != inputs[0].shape[0]:
                 raise ValueError("every input must have the batch as dim 0, the same for all inputs")
+        names = ["inputs"] if len(inputs) == 1 else [f"inputs[{i}]" for i in range(len(inputs))]
+        if inputs[0].shape[0] == 0:
+            raise ValueError(
+                f"{names[0]} has 0 samples (shape {tuple(inputs[0].shape)}); "
+                "pass a batch with at least one sample along dim 0"
+            )
+        if not self.allow_nonfinite:
+            for x, name in zip(inputs, names):
+                check_finite(x, name, "or set allow_nonfinite = True on the attribution to explain them anyway")
         return tuple(inputs)
+
+
+def check_finite(x: torch.Tensor, name: str, opt_in: str, before: torch.Tensor | None = None) -> None:
+    """Raise a ``ValueError`` if ``x`` has NaN or infinite values.
+
+    The check is one ``torch.isfinite(x).all()``; only when it fails are the count and the first
+    index computed.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The tensor to check.
+    name : str
+        Its name in the message (``"x"``, ``"inputs[1]"``).
+    opt_in : str
+        How to explain non-finite input anyway, the end of the message.
+    before : torch.Tensor, optional
+        ``x`` before a dtype conversion: if it is finite where ``x`` is not, the message says that
+        the conversion overflowed.
+
+    Raises
+    ------
+    ValueError
+        Naming how many values are non-finite (NaN / inf), of how many, and the first index.
+    """
+    finite = torch.isfinite(x)
+    if bool(finite.all()):
+        return
+    bad = ~finite
+    count = int(bad.sum())
+    nan = int(torch.isnan(x).sum())
+    kinds = ", ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (count - nan, "inf")) if n)
+    first = tuple(int(k) for k in torch.nonzero(bad)[0])
+    value = x[first].item()
+    where = f"the first at index {first} ({value})"
+    if before is not None and bool(torch.isfinite(before[first])):
+        where += (
+            f", which is {before[first].item()!r} in {before.dtype} and overflows in {x.dtype}, the model's dtype"
+        )
+    plural = "value" if count == 1 else "values"
+    raise ValueError(
+        f"{name} has {count} non-finite {plural} ({kinds}) among {x.numel()}; {where}. "
+        f"Explanations of NaN/inf inputs are NaN or meaningless: replace them (e.g. torch.nan_to_num) {opt_in}"
+    )
+
+
+_CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _first_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The first convolution or Linear module of ``model`` (registration order), with its path."""
+    for path, module in model.named_modules():
+        if isinstance(module, _CONV_TYPES + (nn.Linear,)):
+            return path, module
+    return None
+
+
+def layout_hint(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> str:
+    """Advice when inputs look channels-last or unbatched for the model's first layer, else ``""``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model that failed on ``inputs``.
+    inputs : tuple of torch.Tensor
+        The inputs it failed on.
+
+    Returns
+    -------
+    str
+        E.g. ``"PyTorch models take channels-first input: x has shape (2, 8, 8, 3) but the first
+        convolution ('0', Conv2d) expects 3 channels on axis 1; use x.permute(0, 3, 1, 2)"``.
+    """
+    found = _first_layer(model)
+    if found is None:
+        return ""
+    path, layer = found
+    hints = []
+    for i, x in enumerate(inputs):
+        name = "x" if len(inputs) == 1 else f"inputs[{i}]"
+        shape = tuple(x.shape)
+        if isinstance(layer, nn.Linear):
+            if x.ndim == 1 and shape[0] == layer.in_features:
+                hints.append(
+                    f"{name} has shape {shape} but the first layer ({path!r}, Linear) takes a batch (batch, "
+                    f"{layer.in_features}); for one sample use {name}[None]"
+                )
+            continue
+        channels = layer.in_channels
+        rank = len(layer.kernel_size) + 2
+        what = f"the first convolution ({path!r}, {type(layer).__name__})"
+        if not channels:  # a lazy module before its first call
+            continue
+        if x.ndim == rank - 1:
+            hints.append(
+                f"{name} has shape {shape} but {what} takes {rank}-D input (batch, channels, ...): "
+                f"the batch axis is missing; for one sample use {name}[None]"
+            )
+        elif x.ndim == rank and shape[1] != channels and shape[-1] == channels:
+            order = ", ".join(map(str, (0, rank - 1, *range(1, rank - 1))))
+            hints.append(
+                f"PyTorch models take channels-first input: {name} has shape {shape} but {what} expects "
+                f"{channels} channel{'s' if channels != 1 else ''} on axis 1; use {name}.permute({order}) "
+                f"(numpy: {name}.transpose({order}))"
+            )
+    return "; ".join(hints)

@@ -2,8 +2,9 @@
 
 Per sample: A = the layer's output (K channels over space/time), α_k = mean over space/time of
 ∂f_c/∂A_k (unit seed), CAM = ReLU(Σ_k α_k A_k), divided by its max when that is > 0, resized to the
-input's spatial size with (bi/tri)linear interpolation and half-pixel centres
-(``F.interpolate(..., align_corners=False)``), broadcast over the input channels.
+input's spatial size as the reference does (:func:`resize_cam`: 1-D linear with aligned end points,
+as ``np.interp``; 2-D bilinear and 3-D trilinear with half-pixel centres, as ``cv2.resize``),
+broadcast over the input channels.
 
 The layer defaults to the last convolution (``nn.Conv1d/2d/3d``, in execution order), taken after
 its activation: when the first module that receives the convolution's output is an activation
@@ -11,25 +12,34 @@ module (``nn.ReLU``, ...), that module's output is used. For torchvision's VGG16
 ``features.29`` (the ReLU after ``features.28``), matching Keras' ``block5_conv3``, whose activation
 is fused. A layer named by the user follows the same rule when it is a convolution
 (``through_activation=False`` takes the module's output literally, as Captum's ``LayerGradCam``).
+An activation applied functionally in ``forward`` (``F.relu(self.conv(x))``) cannot be looked
+through: the pre-activation map is used and one warning says so.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import sys
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from shared_spec import model_constants
+
 from .base import SignXAIAttribution
 from .relu_backward import NON_RELU_ACTIVATIONS, modified_relu_backward, warn_about_activations
 
-__all__ = ["GradCAM", "GradCAMTimeseries", "GuidedGradCAM", "check_model_layer"]
+__all__ = ["GradCAM", "GradCAMTimeseries", "GuidedGradCAM", "check_model_layer", "resize_cam"]
 
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _ACTIVATIONS = (nn.ReLU,) + NON_RELU_ACTIVATIONS
-_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
+_INTERPOLATION = {2: "bilinear", 3: "trilinear"}
 
 LayerLike = str | nn.Module | None
 
@@ -53,34 +63,134 @@ def _module_path(model: nn.Module, layer: str | nn.Module) -> str:
     return layer
 
 
+def _first_conv2d(module: nn.Module | None) -> str | None:
+    """Where the 2-D convolution of ``module`` is: ``""`` (``module`` is one), a child name, or None.
+
+    A child name is returned for an ``nn.Sequential`` whose first child is an ``nn.Conv2d``: the
+    converter's form of a Keras convolution with a fused activation, ``Sequential(Conv2d, ReLU)``.
+    """
+    if isinstance(module, nn.Conv2d):
+        return ""
+    if isinstance(module, nn.Sequential) and len(module) > 0:
+        name, first = next(iter(module.named_children()))
+        if isinstance(first, nn.Conv2d):
+            return name
+    return None
+
+
 def check_model_layer(model: nn.Module, path: str, suffix: str) -> str:
-    """Check that ``model`` has the convolution ``path`` that the model suffix ``suffix`` names.
+    """Find the Grad-CAM convolution that the model suffix ``suffix`` names in ``model``.
+
+    The candidates, tried in this order, come from the method table's ``"grad_cam_layer"``:
+
+    1. the torch path (``"features.28"``: torchvision's VGG16 layout), which must be an ``nn.Conv2d``;
+    2. the module named after the Keras layer (``"block5_conv3"``) as the last component of its path,
+       e.g. ``"layers.block5_conv3"`` of a Keras VGG16 converted with
+       :func:`signxai_captum.convert.keras_to_torch`. The converter keeps a convolution with a fused
+       activation as ``Sequential(Conv2d, ReLU)``; then the path of that ``Conv2d`` is returned
+       (``"layers.block5_conv3.0"``), so that Grad-CAM takes it after its ReLU as for torchvision.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    path : str
+        The torch path of the table (``model_constants(suffix)["grad_cam_layer"]["torch"]``).
+    suffix : str
+        The model suffix (``"VGG16ILSVRC"``), whose Keras layer name is the second candidate.
+
+    Returns
+    -------
+    str
+        The module path of the convolution.
 
     Raises
     ------
     ValueError
-        If the module is missing or is not a 2-D convolution, naming what the suffix expects.
+        If no candidate is a 2-D convolution (or several modules carry the Keras name), naming the
+        candidates and what was found.
     """
     modules = dict(model.named_modules())
     module = modules.get(path)
-    if not isinstance(module, nn.Conv2d):
-        found = "missing" if module is None else f"a {type(module).__name__}"
-        raise ValueError(
-            f"the suffix _{suffix} takes its Grad-CAM layer from torchvision's VGG16 layout: module {path!r} "
-            f"must be the last nn.Conv2d, but in this {type(model).__name__} it is {found}. Use 'grad_cam' "
-            "(default: the last convolution) or pass layer=<module path> for other models"
-        )
-    return path
+    if isinstance(module, nn.Conv2d):
+        return path
+    found = [f"{path!r} is " + ("missing" if module is None else f"a {type(module).__name__}")]
+    keras_name = model_constants(suffix).get("grad_cam_layer", {}).get("tf")
+    if keras_name:
+        named = [p for p in modules if p.rsplit(".", 1)[-1] == keras_name]
+        convs = [(p, _first_conv2d(modules[p])) for p in named]
+        convs = [(p, child) for p, child in convs if child is not None]
+        if len(convs) == 1:
+            (where, child), = convs
+            return f"{where}.{child}" if child else where
+        if len(convs) > 1:
+            found.append(f"several modules are named {keras_name!r}: {', '.join(p for p, _ in convs)}")
+        elif named:
+            found.append(", ".join(f"{p!r} is a {type(modules[p]).__name__}" for p in named))
+        else:
+            found.append(f"a module named {keras_name!r} is missing")
+    wanted = f"{path!r} (torchvision's VGG16 layout)" + (
+        f" or a module named {keras_name!r} (Keras' name, e.g. 'layers.{keras_name}' of a Keras VGG16 converted "
+        "with keras_to_torch)" if keras_name else ""
+    )
+    raise ValueError(
+        f"the suffix _{suffix} takes its Grad-CAM layer from VGG16: {wanted} must be an nn.Conv2d, but in this "
+        f"{type(model).__name__} {'; '.join(found)}. Use 'grad_cam' (default: the last convolution) or pass "
+        "layer=<module path> for other models"
+    )
 
 
-def _trace(model: nn.Module, inputs: tuple[torch.Tensor, ...], extra: tuple[Any, ...]) -> list[tuple[str, Any, Any]]:
-    """Run one sample through ``model`` and return the leaf module calls (path, first input, output)."""
-    calls: list[tuple[str, Any, Any]] = []
+#: Autograd nodes of elementwise activations (the node's class name without ``Backward<k>``).
+_FUNCTIONAL_ACTIVATION_NODES = {
+    "Relu": "relu", "Threshold": "threshold", "Hardtanh": "relu6 / hardtanh", "Clamp": "clamp",
+    "ClampMin": "clamp", "LeakyRelu": "leaky_relu", "Elu": "elu / selu", "Celu": "celu", "Gelu": "gelu",
+    "Silu": "silu", "Mish": "mish", "Sigmoid": "sigmoid", "Tanh": "tanh", "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid", "Softplus": "softplus", "LogSigmoid": "logsigmoid", "PreluKernel": "prelu",
+    "Prelu": "prelu", "RreluWithNoise": "rrelu",
+}
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` for a warning of the caller that points at the user's code.
+
+    That is the first frame outside signxai_captum and captum, whichever entry point
+    (``attribute``, ``explain``, ``GuidedGradCAM``) the call went through.
+    """
+    import captum
+
+    packages = (sys.modules["signxai_captum"], captum)
+    internal = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in packages)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(internal):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+class _Call:
+    """One leaf-module call of a traced forward pass."""
+
+    __slots__ = ("path", "input", "output", "node")
+
+    def __init__(self, path: str, first_input: Any, output: Any) -> None:
+        self.path = path
+        self.input = first_input
+        self.output = output
+        # the autograd node that made the output, read now: a later in-place op (F.relu_) replaces it
+        self.node = output.grad_fn if isinstance(output, torch.Tensor) else None
+
+
+def _trace(model: nn.Module, inputs: tuple[torch.Tensor, ...], extra: tuple[Any, ...]) -> tuple[list[_Call], Any]:
+    """Run one sample through ``model``; the leaf module calls in execution order and the output.
+
+    The pass records the autograd graph (one sample) so that :func:`_functional_activation` can see
+    what consumes a module's output.
+    """
+    calls: list[_Call] = []
     handles = []
 
     def recorder(path: str):
         def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-            calls.append((path, args[0] if args else None, output))
+            calls.append(_Call(path, args[0] if args else None, output))
 
         return hook
 
@@ -88,20 +198,98 @@ def _trace(model: nn.Module, inputs: tuple[torch.Tensor, ...], extra: tuple[Any,
         for path, module in model.named_modules():
             if not any(True for _ in module.children()):
                 handles.append(module.register_forward_hook(recorder(path)))
-        with torch.no_grad():
-            model(*(x[:1] for x in inputs), *extra)
+        leaves = tuple(
+            x[:1].detach().requires_grad_(True) if x.is_floating_point() or x.is_complex() else x[:1] for x in inputs
+        )
+        with torch.enable_grad():
+            output = model(*leaves, *extra)
     finally:
         for handle in handles:
             handle.remove()
-    return calls
+    return calls, output
+
+
+def _functional_activation(output: Any, node: Any) -> str | None:
+    """The activation applied outside any module to the tensor made by autograd node ``node``, if any.
+
+    Walks the autograd graph of ``output`` (the model output of a :func:`_trace`) and returns the name
+    of an elementwise activation (``"relu"``, ...) among the operations that consume ``node``'s
+    tensor directly; None when there is none (or no graph to read).
+    """
+    if node is None or not isinstance(output, torch.Tensor) or output.grad_fn is None:
+        return None
+    stack, seen = [output.grad_fn], set()
+    while stack:
+        current = stack.pop()
+        if current is None or current in seen:
+            continue
+        seen.add(current)
+        parents = [parent for parent, _ in current.next_functions if parent is not None]
+        if any(parent is node for parent in parents):
+            base = type(current).__name__.split("Backward")[0]
+            if base in _FUNCTIONAL_ACTIVATION_NODES:
+                return _FUNCTIONAL_ACTIVATION_NODES[base]
+        stack.extend(parents)
+    return None
+
+
+def resize_cam(cam: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Resize a batch of CAMs ``(N, *space)`` to ``(N, *size)`` as the SIGN-XAI reference does.
+
+    - 1-D (time series): linear interpolation with aligned end points: output sample t lies at CAM
+      position t·(n−1)/(T−1), i.e. ``np.interp(np.linspace(0, n - 1, T), np.arange(n), cam)``.
+      n == 1: the constant CAM value. T == 1: the CAM's first value (``linspace(0, n−1, 1)`` is
+      ``[0]``). n == T: unchanged.
+    - 2-D (images): bilinear with half-pixel centres, source positions clamped at the edges and no
+      antialiasing, as ``cv2.resize(..., interpolation=cv2.INTER_LINEAR)`` (upscaling and
+      downscaling) and ``F.interpolate(mode="bilinear", align_corners=False)``.
+    - 3-D: trilinear with half-pixel centres (``F.interpolate(mode="trilinear")``).
+
+    Parameters
+    ----------
+    cam : torch.Tensor
+        ``(N, *space)`` with 1 to 3 spatial dimensions.
+    size : sequence of int
+        The target spatial size, one entry per spatial dimension.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, *size)``, ``cam``'s dtype and device.
+    """
+    size = tuple(int(s) for s in size)
+    space = cam.ndim - 1
+    if len(size) != space:
+        raise ValueError(f"resize_cam: size {size} does not match the CAM's {space} spatial dimension(s)")
+    if space == 1:
+        return _linear_aligned(cam, size[0])
+    mode = _INTERPOLATION.get(space)
+    if mode is None:
+        raise ValueError(f"Grad-CAM resizes 1-, 2- or 3-D maps, the layer output has {space} spatial dimensions")
+    return F.interpolate(cam[:, None], size=size, mode=mode, align_corners=False)[:, 0]
+
+
+def _linear_aligned(cam: torch.Tensor, length: int) -> torch.Tensor:
+    """(N, n) -> (N, length): np.interp over linspace(0, n - 1, length), per row."""
+    n = cam.shape[1]
+    if n == 1:
+        return cam.expand(cam.shape[0], length).clone()
+    if length == n:
+        return cam.clone()
+    positions = np.linspace(0.0, n - 1.0, length)  # float64; the last one is exactly n - 1
+    lower = np.clip(np.floor(positions), 0, n - 2).astype(np.int64)
+    frac = torch.as_tensor(positions - lower, dtype=cam.dtype, device=cam.device)
+    index = torch.as_tensor(lower, device=cam.device)
+    return cam[:, index] * (1 - frac) + cam[:, index + 1] * frac
 
 
 class GradCAM(SignXAIAttribution):
     """``grad_cam`` (``grad_cam_VGG16ILSVRC``): class activation maps from gradients at a layer.
 
     CAM = ReLU(Σ_k α_k A_k) with α_k the spatial mean of ∂f_c/∂A_k, divided by its max when that is
-    > 0, resized (bilinear; 1-D linear; 3-D trilinear; half-pixel centres) to the input's spatial
-    size and broadcast over the input channels: the result has exactly the input's shape.
+    > 0, resized to the input's spatial size by :func:`resize_cam` (2-D: bilinear with half-pixel
+    centres; 1-D: linear with aligned end points, as ``np.interp``; 3-D: trilinear) and broadcast
+    over the input channels: the result has exactly the input's shape.
 
     Parameters
     ----------
@@ -112,8 +300,10 @@ class GradCAM(SignXAIAttribution):
         None: the last convolution in execution order.
     through_activation : bool, default True
         When the layer is a convolution whose output goes first into an activation module, use the
-        activation's output (SPEC: "its output taken after its activation"). False: the module's
-        output as it is.
+        activation's output (SPEC: "its output taken after its activation"). An activation applied
+        functionally in ``forward`` (``F.relu``) cannot be followed: the convolution's own output is
+        used and one ``UserWarning`` (when the layer is resolved) says so. False: the module's
+        output as it is, without that warning.
 
     Examples
     --------
@@ -139,9 +329,9 @@ class GradCAM(SignXAIAttribution):
             self._resolved = self.layer
             return self.layer
         extra = self._extra(additional_forward_args)
-        calls = _trace(self.forward_func, inputs, extra)
+        calls, model_output = _trace(self.forward_func, inputs, extra)
         if self.layer is None:
-            convs = [i for i, (path, _, _) in enumerate(calls) if isinstance(modules[path], _CONVOLUTIONS)]
+            convs = [i for i, call in enumerate(calls) if isinstance(modules[call.path], _CONVOLUTIONS)]
             if not convs:
                 raise ValueError(
                     f"grad_cam needs a convolution, but {type(self.model).__name__} runs no nn.Conv1d/2d/3d "
@@ -149,19 +339,33 @@ class GradCAM(SignXAIAttribution):
                 )
             index = convs[-1]
         else:
-            index = max(i for i, (path, _, _) in enumerate(calls) if path == self.layer) if any(
-                path == self.layer for path, _, _ in calls) else None
-            if index is None:
+            runs = [i for i, call in enumerate(calls) if call.path == self.layer]
+            if not runs:
                 raise ValueError(f"layer {self.layer!r} is not called in the model's forward pass")
-        path, _, output = calls[index]
-        if self.through_activation:
-            while True:
-                consumer = next(((i, p, o) for i, (p, a, o) in enumerate(calls) if i > index and a is output), None)
-                if consumer is None or not isinstance(modules[consumer[1]], _ACTIVATIONS):
-                    break
-                index, path, output = consumer
-        self._resolved = path
-        return path
+            index = runs[-1]
+        while self.through_activation:
+            output = calls[index].output
+            consumer = next((i for i, call in enumerate(calls) if i > index and call.input is output), None)
+            if consumer is None or not isinstance(modules[calls[consumer].path], _ACTIVATIONS):
+                break
+            index = consumer
+        chosen = calls[index]
+        if self.through_activation and isinstance(modules[chosen.path], _CONVOLUTIONS):
+            activation = _functional_activation(model_output, chosen.node)
+            if activation is not None:
+                warnings.warn(
+                    f"Grad-CAM layer {chosen.path!r} ({type(modules[chosen.path]).__name__}): its output goes into "
+                    f"a functional activation ({activation}, applied in forward or inside a custom module, not an "
+                    "activation module such as nn.ReLU), which Grad-CAM cannot look through, so the map is taken "
+                    "before the activation, from the convolution's own output. To take it after the activation, "
+                    "apply the activation as a module (e.g. nn.ReLU()) or pass layer=<path of a module whose "
+                    "output is the activated map>; through_activation=False takes the convolution's output "
+                    "without this warning",
+                    UserWarning,
+                    stacklevel=_user_stacklevel(),
+                )
+        self._resolved = chosen.path
+        return chosen.path
 
     @staticmethod
     def _extra(additional_forward_args: Any) -> tuple[Any, ...]:
@@ -221,11 +425,8 @@ class GradCAM(SignXAIAttribution):
                 f"input {index} has shape {tuple(x.shape)}, but the Grad-CAM layer has {space} spatial dimension(s): "
                 f"the input needs the layout (batch, channels, {', '.join(['...'] * space)})"
             )
-        mode = _INTERPOLATION.get(space)
-        if mode is None:
-            raise ValueError(f"Grad-CAM resizes 1-, 2- or 3-D maps, the layer output has {space} spatial dimensions")
-        resized = F.interpolate(cam[:, None].to(x.dtype), size=tuple(x.shape[2:]), mode=mode, align_corners=False)
-        return resized.expand(x.shape).contiguous()
+        resized = resize_cam(cam.to(x.dtype), tuple(x.shape[2:]))
+        return resized[:, None].expand(x.shape).contiguous()
 
     def _attribute(
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
@@ -237,8 +438,11 @@ class GradCAM(SignXAIAttribution):
 class GradCAMTimeseries(GradCAM):
     """``grad_cam_timeseries``: Grad-CAM for (batch, channels, time) inputs and 1-D convolutions.
 
-    The same computation as :class:`GradCAM` with linear interpolation over time; inputs must be
-    3-D (PyTorch's layout of a time series; Keras' (time, channels) samples are transposed).
+    The same computation as :class:`GradCAM`; the CAM of length n is resized to the input length T
+    by linear interpolation with aligned end points (output t at CAM position t·(n−1)/(T−1), as
+    ``np.interp`` over ``linspace(0, n−1, T)``; n == 1: constant; T == 1: the first CAM value; see
+    :func:`resize_cam`). Inputs must be 3-D (PyTorch's layout of a time series; Keras'
+    (time, channels) samples are transposed).
     """
 
     def _attribute(

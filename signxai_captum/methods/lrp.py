@@ -300,15 +300,27 @@ class LRPAlphaBeta(LRP):
         ``alpha - beta = 1``, ``alpha >= 1``, ``beta >= 0``.
     input_rule, layer_rules, canonizers, initial_relevance
         As for :class:`LRP`.
+    alpha_beta_bias : {"reference", "split"}, default "reference"
+        ``"reference"``: the full bias in both denominators (iNNvestigate/signxai);
+        ``"split"``: ``b+`` in ``z+``, ``b-`` in ``z-`` (textbook/zennit form).
+        See :class:`~signxai_captum.rules.AlphaBeta`.
     """
 
     def __init__(
-        self, model: nn.Module, alpha: float = 1.0, beta: float = 0.0, input_rule: RuleLike | None = None, **options: Any
+        self,
+        model: nn.Module,
+        alpha: float = 1.0,
+        beta: float = 0.0,
+        input_rule: RuleLike | None = None,
+        *,
+        alpha_beta_bias: str = "reference",
+        **options: Any,
     ) -> None:
         from ..rules import AlphaBeta
 
-        super().__init__(model, AlphaBeta(alpha, beta), input_rule, **options)
+        super().__init__(model, AlphaBeta(alpha, beta, alpha_beta_bias=alpha_beta_bias), input_rule, **options)
         self.alpha, self.beta = float(alpha), float(beta)
+        self.alpha_beta_bias = alpha_beta_bias
         self.method_name = (
             f"lrp_alpha_{format_number(self.alpha)}_beta_{format_number(self.beta)}" if input_rule is None else None
         )
@@ -334,6 +346,9 @@ class LRPSign(_Named):
         Any preset of the table written as in a method name after the prefix: ``"z"``,
         ``"epsilon_0_1"``, ``"alpha_1_beta_0"``, ``"sequential_composite_a"``, ``"z_plus"``...
         Give at most one of ``epsilon``, ``std_x`` and ``preset``; none gives ``"z"``.
+    alpha_beta_bias : {"reference", "split"}, optional
+        Bias form of the AlphaBeta rule (presets ``alpha_<a>_beta_<b>`` and the sequential
+        composites only); default the reference form. See :class:`~signxai_captum.rules.AlphaBeta`.
     **options
         ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
     """
@@ -345,6 +360,8 @@ class LRPSign(_Named):
         std_x: float | None = None,
         mu: float | None = None,
         preset: str | None = None,
+        *,
+        alpha_beta_bias: str | None = None,
         **options: Any,
     ) -> None:
         given = [n for n, v in (("epsilon", epsilon), ("std_x", std_x), ("preset", preset)) if v is not None]
@@ -361,7 +378,9 @@ class LRPSign(_Named):
         else:
             for prefix in ("lrpsign_", "lrp_"):
                 preset = preset.removeprefix(prefix)
-        overrides = {} if mu is None else {"mu": float(mu)}
+        overrides: dict[str, Any] = {} if mu is None else {"mu": float(mu)}
+        if alpha_beta_bias is not None:
+            overrides["alpha_beta_bias"] = alpha_beta_bias
         self._init_from_name(model, f"lrpsign_{preset}", overrides, options)
         self.mu = None if mu is None else float(mu)
 
@@ -375,14 +394,19 @@ class LRPSequentialCompositeA(_Named):
         The model.
     input_rule : Rule or str, optional
         As for :class:`LRP`.
+    alpha_beta_bias : {"reference", "split"}, default "reference"
+        Bias form of the convolutions' AlphaBeta rule, see :class:`~signxai_captum.rules.AlphaBeta`.
     **options
         ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
     """
 
     _preset = "sequential_composite_a"
 
-    def __init__(self, model: nn.Module, input_rule: RuleLike | None = None, **options: Any) -> None:
-        self._init_from_name(model, f"lrp_{self._preset}", {}, options)
+    def __init__(
+        self, model: nn.Module, input_rule: RuleLike | None = None, *, alpha_beta_bias: str = "reference", **options: Any
+    ) -> None:
+        self._init_from_name(model, f"lrp_{self._preset}", {"alpha_beta_bias": alpha_beta_bias}, options)
+        self.alpha_beta_bias = alpha_beta_bias
         if input_rule is not None:
             self.composite = Composite(self.composite.dense, self.composite.conv, input_rule, options.get("layer_rules"))
             self.method_name = None

@@ -89,12 +89,26 @@ def _std_x_epsilon(k, a, z_nb, R, params, nonneg):
     return _z_like(k, a, z_nb, R, params, eps=eps)
 
 
-def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg):
+_ALPHA_BETA_BIAS = ("reference", "split")
+
+
+def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="reference"):
+    """AlphaBeta (SPEC §4.1): ``z+ = W+ a+ + W- a- + b``, ``z- = W- a+ + W+ a- + b``.
+
+    ``bias_form="reference"``: the full bias in both denominators (the layer copied into
+    ``(W+, b+)`` and ``(W-, b-)``, each evaluated on ``a+`` and ``a-``, as the reference does);
+    ``"split"``: ``b+`` in ``z+`` and ``b-`` in ``z-``. ``use_bias=False``: no bias in either.
+    For ``nonneg`` inputs the ``a-`` passes are skipped (the bias terms stay).
+    """
+    if bias_form not in _ALPHA_BETA_BIAS:
+        raise ValueError(f"alpha_beta rule: alpha_beta_bias must be one of {_ALPHA_BETA_BIAS}, got {bias_form!r}")
     kernel = k.kernel
     kp, kn = tf.nn.relu(kernel), tf.minimum(kernel, 0.0)
     bias = k.bias if use_bias else None
-    bp = None if bias is None else tf.nn.relu(bias)
-    bn = None if bias is None else tf.minimum(bias, 0.0)
+    if bias is None or bias_form == "reference":
+        b_act = b_inh = bias
+    else:
+        b_act, b_inh = tf.nn.relu(bias), tf.minimum(bias, 0.0)
     ap = a if nonneg else tf.nn.relu(a)
     an = None if nonneg else tf.minimum(a, 0.0)
 
@@ -110,16 +124,19 @@ def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg):
             out = out + an * vjp(k, a, s, k_for_neg)
         return out
 
-    s_act = _div(R, pre(kp, kn, bp))
+    s_act = _div(R, pre(kp, kn, b_act))
     out = alpha * back(s_act, kp, kn)
     if beta != 0.0:
-        s_inh = _div(R, pre(kn, kp, bn))
+        s_inh = _div(R, pre(kn, kp, b_inh))
         out = out - beta * back(s_inh, kn, kp)
     return out
 
 
 def _alpha_beta(k, a, z_nb, R, params, nonneg):
-    return _alpha_beta_core(k, a, R, float(params["alpha"]), float(params["beta"]), True, nonneg)
+    return _alpha_beta_core(
+        k, a, R, float(params["alpha"]), float(params["beta"]), True, nonneg,
+        bias_form=params.get("alpha_beta_bias", "reference"),
+    )
 
 
 def _z_plus(k, a, z_nb, R, params, nonneg):
@@ -198,7 +215,8 @@ def apply_rule(
     Parameters
     ----------
     name, params : str, mapping
-        The rule and its parameters (``shared_spec.LRPRule``).
+        The rule and its parameters (``shared_spec.LRPRule``); ``alpha_beta`` reads ``alpha``,
+        ``beta`` and ``alpha_beta_bias`` (``"reference"``, the default, or ``"split"``).
     k : KernelLayer
         The layer.
     a : tf.Tensor

@@ -55,6 +55,8 @@ OVERRIDES = [
     ("lrp_epsilon_0_1", {"epsilon": 0.01}),
     ("lrpsign_z", {"mu": -0.5}),
     ("zblrp_z", {"low": -3.0, "high": 3.0}),
+    ("lrp_alpha_2_beta_1", {"alpha_beta_bias": "split"}),
+    ("lrpsign_sequential_composite_b", {"alpha_beta_bias": "split"}),
 ]
 NAMES = shared_spec.list_methods() + PARAMETRIC
 TYPO_SUFFIXES = ("VGG106ILSVRC", "VGG206ILSVRC", "VGG256ILSVRC", "VGG56ILSVRC")
