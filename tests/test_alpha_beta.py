@@ -26,7 +26,7 @@ import shared_spec
 from shared_spec import MethodParameterError, parse
 import signxai_captum
 from signxai_captum import LRPAlphaBeta, LRPSequentialCompositeA, LRPSequentialCompositeB, LRPSign
-from signxai_captum.rules import AlphaBeta, LayerCall, ZPlus, rule_from_spec
+from signxai_captum.lrp.rules import AlphaBeta, LayerCall, ZPlus, rule_from_spec
 
 # ----------------------------------------------------------------------------------------------
 # 1. hand-derived one-layer cases

@@ -15,7 +15,7 @@ from torch import nn
 
 from lrp_reference import layer_matrix, lrp_batch_norm, lrp_rule, lrp_sum
 from signxai_captum.convert import ChannelsFirstLinear
-from signxai_captum.rules import (
+from signxai_captum.lrp.rules import (
     AlphaBeta,
     BatchNormRule,
     Bounded,

@@ -25,10 +25,10 @@ from signxai_captum import (
     GradientXSign,
     explain,
 )
-from signxai_captum.canonizers import ResidualAdd
-from signxai_captum.composites import LRPLayerError
+from signxai_captum.lrp.canonizers import ResidualAdd
+from signxai_captum.lrp.composites import LRPLayerError
 from signxai_captum.convert import Add
-from signxai_captum.rules import AlphaBeta, Epsilon, Flat, Sign, WSquare, Z
+from signxai_captum.lrp.rules import AlphaBeta, Epsilon, Flat, Sign, WSquare, Z
 
 
 def relu_net(seed: int = 0, bias: bool = True) -> nn.Module:

@@ -14,8 +14,8 @@ from torch import nn
 
 from shared_spec import list_methods, parse
 from signxai_captum import LRPEpsilon, LRPZ, explain
-from signxai_captum.canonizers import DisableInplace
-from signxai_captum.composites import LRPLayerError
+from signxai_captum.lrp.canonizers import DisableInplace
+from signxai_captum.lrp.composites import LRPLayerError
 
 pytestmark = pytest.mark.slow
 

@@ -19,11 +19,11 @@ from torch import nn
 
 from shared_spec import LRPRuleSet, MethodSpec, format_number, parse
 
-from ..canonizers import Canonizer, default_canonizers
-from ..composites import Composite, LRPLayerError
-from ..lrp_engine import relevance_session
+from ..lrp.canonizers import Canonizer, default_canonizers
+from ..lrp.composites import Composite, LRPLayerError
+from ..lrp.engine import relevance_session
 from ..modelstate import exclusive
-from ..rules import Rule
+from ..lrp.rules import Rule
 from .base import SignXAIAttribution, TensorOrTuple
 
 __all__ = [
@@ -50,16 +50,16 @@ class LRP(SignXAIAttribution):
         canonizers are removed and ``training``/``requires_grad`` restored on every path).
     rule : Rule, str, mapping or Composite, default "z"
         The rule of every kernel layer (Linear and convolutions); or ``{"dense": rule, "conv": rule}``;
-        or a ``shared_spec.LRPRuleSet``; or a ready :class:`~signxai_captum.composites.Composite`
+        or a ``shared_spec.LRPRuleSet``; or a ready :class:`~signxai_captum.lrp.composites.Composite`
         (then ``input_rule`` and ``layer_rules`` must be left out).
     input_rule : Rule or str, optional
         Rule for the kernel layer(s) fed directly by the model input (SPEC §4.3), e.g.
-        :class:`~signxai_captum.rules.Sign`. ``None``: the kernel rule there too.
+        :class:`~signxai_captum.lrp.rules.Sign`. ``None``: the kernel rule there too.
     layer_rules : mapping, optional
         Per-layer overrides keyed by module path (``"features.0"``) or module type; values are rules
         or rule names (``"pass"``, ``"route"``, ``"z"``...). Use it to give a rule to a custom layer.
     canonizers : sequence of Canonizer or callable, optional
-        Temporary model rewrites; default :func:`~signxai_captum.canonizers.default_canonizers`
+        Temporary model rewrites; default :func:`~signxai_captum.lrp.canonizers.default_canonizers`
         (out-of-place activations, torchvision ResNet residual sums). A callable is called once per
         :meth:`attribute` to get fresh instances.
     initial_relevance : {"logit", "one"}, default "logit"
@@ -68,7 +68,7 @@ class LRP(SignXAIAttribution):
     Notes
     -----
     Which layers are supported, and why a functional ``x + y`` in ``forward`` is an error, is
-    described in :mod:`signxai_captum.composites` and :mod:`signxai_captum.lrp_engine`.
+    described in :mod:`signxai_captum.lrp.composites` and :mod:`signxai_captum.lrp.engine`.
     """
 
     def __init__(
@@ -261,7 +261,7 @@ class LRPEpsilon(LRP):
     """
 
     def __init__(self, model: nn.Module, epsilon: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        from ..rules import Epsilon
+        from ..lrp.rules import Epsilon
 
         super().__init__(model, Epsilon(epsilon), input_rule, **options)
         self.epsilon = float(epsilon)
@@ -282,7 +282,7 @@ class LRPStdxEpsilon(LRP):
     """
 
     def __init__(self, model: nn.Module, std_factor: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        from ..rules import StdxEpsilon
+        from ..lrp.rules import StdxEpsilon
 
         super().__init__(model, StdxEpsilon(std_factor), input_rule, **options)
         self.std_factor = float(std_factor)
@@ -303,7 +303,7 @@ class LRPAlphaBeta(LRP):
     alpha_beta_bias : {"reference", "split"}, default "reference"
         ``"reference"``: the full bias in both denominators (iNNvestigate/signxai);
         ``"split"``: ``b+`` in ``z+``, ``b-`` in ``z-`` (textbook/zennit form).
-        See :class:`~signxai_captum.rules.AlphaBeta`.
+        See :class:`~signxai_captum.lrp.rules.AlphaBeta`.
     """
 
     def __init__(
@@ -316,7 +316,7 @@ class LRPAlphaBeta(LRP):
         alpha_beta_bias: str = "reference",
         **options: Any,
     ) -> None:
-        from ..rules import AlphaBeta
+        from ..lrp.rules import AlphaBeta
 
         super().__init__(model, AlphaBeta(alpha, beta, alpha_beta_bias=alpha_beta_bias), input_rule, **options)
         self.alpha, self.beta = float(alpha), float(beta)
@@ -348,7 +348,7 @@ class LRPSign(_Named):
         Give at most one of ``epsilon``, ``std_x`` and ``preset``; none gives ``"z"``.
     alpha_beta_bias : {"reference", "split"}, optional
         Bias form of the AlphaBeta rule (presets ``alpha_<a>_beta_<b>`` and the sequential
-        composites only); default the reference form. See :class:`~signxai_captum.rules.AlphaBeta`.
+        composites only); default the reference form. See :class:`~signxai_captum.lrp.rules.AlphaBeta`.
     **options
         ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
     """
@@ -395,7 +395,7 @@ class LRPSequentialCompositeA(_Named):
     input_rule : Rule or str, optional
         As for :class:`LRP`.
     alpha_beta_bias : {"reference", "split"}, default "reference"
-        Bias form of the convolutions' AlphaBeta rule, see :class:`~signxai_captum.rules.AlphaBeta`.
+        Bias form of the convolutions' AlphaBeta rule, see :class:`~signxai_captum.lrp.rules.AlphaBeta`.
     **options
         ``layer_rules``, ``canonizers``, ``initial_relevance`` as for :class:`LRP`.
     """

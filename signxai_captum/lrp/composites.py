@@ -27,9 +27,9 @@ from torch import nn
 
 from shared_spec import LRPRuleSet
 
-from . import convert
+from .. import blocks
 from .canonizers import ResidualAdd
-from .kernels import kernel_kind
+from .layers import kernel_kind
 from .rules import BatchNormRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
 
 __all__ = ["Composite", "LayerDecision", "LRPLayerError", "PASS_TYPES", "ROUTE_TYPES", "is_kernel_padding"]
@@ -43,7 +43,7 @@ PASS_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
     nn.Mish, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Softsign, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
     nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
-    convert.Rescaling,
+    blocks.Rescaling,
     # identities at inference: Pass (not Route) so that they, like activations, end the input-layer
     # search (SPEC §4.3 looks through Flatten/Reshape/Permute/Padding only)
     nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
@@ -57,26 +57,26 @@ ROUTE_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d,
     nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
     nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle,
-    convert.ChannelsLastFlatten, convert.ChannelsLastReshape, convert.ChannelsLastPermute,
-    convert.SamePadding, convert.Concatenate, convert.Maximum, convert.Minimum,
+    blocks.ChannelsLastFlatten, blocks.ChannelsLastReshape, blocks.ChannelsLastPermute,
+    blocks.SamePadding, blocks.Concatenate, blocks.Maximum, blocks.Minimum,
 )
 
 AVERAGE_POOL_TYPES: tuple[type[nn.Module], ...] = (
     nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-    convert.SameAvgPool,
+    blocks.SameAvgPool,
 )
 
 BATCH_NORM_TYPES: tuple[type[nn.Module], ...] = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 SUM_RULES: dict[type[nn.Module], Rule] = {
-    convert.Add: SumRule(),
-    convert.Average: SumRule(),
-    convert.Subtract: SumRule((1.0, -1.0)),
+    blocks.Add: SumRule(),
+    blocks.Average: SumRule(),
+    blocks.Subtract: SumRule((1.0, -1.0)),
     ResidualAdd: SumRule(),
 }
 
 # modules with children that are handled as one layer (their children get no hooks)
-UNIT_TYPES: tuple[type[nn.Module], ...] = (convert.ChannelsFirstLinear, convert.SameAvgPool)
+UNIT_TYPES: tuple[type[nn.Module], ...] = (blocks.ChannelsFirstLinear, blocks.SameAvgPool)
 
 _HINTS: dict[str, str] = {
     "Softmax": "a softmax inside the model has no LRP rule (only a final nn.Softmax is removed); "
@@ -106,14 +106,14 @@ class LayerDecision:
 def is_kernel_padding(module: nn.Module) -> bool:
     """Whether ``module`` is zero padding that belongs to the convolution it feeds.
 
-    True for the converter's :class:`~signxai_captum.convert.SamePadding` (Keras ``padding="same"``)
+    True for the converter's :class:`~signxai_captum.blocks.SamePadding` (Keras ``padding="same"``)
     and for any zero-padding module with the attribute ``lrp_kernel_padding = True``. Such padding
     is treated like a convolution's own ``padding=`` argument: the padded positions are not layer
     inputs (no bounds for Bounded, no unit input for WSquare/Flat, not in std(a) for StdxEpsilon).
     Padding done by a separate padding layer (``nn.ZeroPad2d``, Keras ``ZeroPadding2D``) is part of
     the next layer's input, as in the reference implementation.
     """
-    if isinstance(module, convert.SamePadding):
+    if isinstance(module, blocks.SamePadding):
         return module.value == 0.0
     if getattr(module, "lrp_kernel_padding", False) is True:
         value = getattr(module, "value", 0.0)

@@ -11,11 +11,11 @@ Why not zennit's hooks: zennit 0.5.1 and 1.0.0 differ in how hooks are registere
 templates and parameter modifiers are applied; its ``BasicHook`` attributes the first positional
 input only (no two-input residual sums); and SPEC needs per-call decisions (the input layer is
 found by following the data, a module may be called twice). The engine here is small and keeps
-all per-call state in :class:`~signxai_captum.rules.LayerCall` objects, never on modules.
+all per-call state in :class:`~signxai_captum.lrp.rules.LayerCall` objects, never on modules.
 
 Safety: after the forward pass the autograd graph between hooked layers is checked; an operation
 that is neither a hooked layer nor a pure re-arrangement (a functional ``x + y``, ``F.relu``,
-``x.mean(...)``, ``F.conv2d``) raises :class:`~signxai_captum.composites.LRPLayerError`, because the
+``x.mean(...)``, ``F.conv2d``) raises :class:`~signxai_captum.lrp.composites.LRPLayerError`, because the
 plain gradient through it would silently break the rules.
 """
 
@@ -281,7 +281,7 @@ class RelevanceSession:
                 "LRP cannot see these functional operations in the model's forward: "
                 + "; ".join(sorted(set(problems)))
                 + ". Relevance would pass through them as a plain gradient, which breaks the rules. Write them as "
-                "modules: activations as nn.ReLU() etc., residual sums as signxai_captum.canonizers.ResidualAdd() "
+                "modules: activations as nn.ReLU() etc., residual sums as signxai_captum.lrp.canonizers.ResidualAdd() "
                 "(or signxai_captum.convert.Add()), global average pooling as nn.AdaptiveAvgPool2d(1), layers as "
                 "nn.Linear/nn.Conv2d; or give the enclosing module a rule with layer_rules"
             )

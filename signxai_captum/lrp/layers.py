@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .convert import ChannelsFirstLinear
+from ..blocks import ChannelsFirstLinear
 
 __all__ = ["KERNEL_TYPES", "kernel_kind", "kernel_parameters", "kernel_forward", "kernel_transpose"]
 

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .kernels import kernel_forward, kernel_parameters, kernel_transpose
-from .multipliers import sign_mu
+from .layers import kernel_forward, kernel_parameters, kernel_transpose
+from ..multipliers import sign_mu
 
 __all__ = [
     "LayerCall",
@@ -73,7 +73,7 @@ class LayerCall:
         Whether the module is fed directly by the model input (SPEC §4.3).
     padding : tuple of (torch.nn.Module, torch.Tensor) or None
         When the input was zero-padded by a padding module that belongs to this convolution (the
-        converter's padding for Keras ``padding="same"``, see :mod:`signxai_captum.composites`):
+        converter's padding for Keras ``padding="same"``, see :mod:`signxai_captum.lrp.composites`):
         that module and the unpadded tensor. Padded positions are then not inputs: they get no
         bounds (Bounded), no unit input (WSquare/Flat) and do not enter std(a) (StdxEpsilon),
         as with a convolution's own ``padding=``.
@@ -709,4 +709,4 @@ def as_rule(value: Any) -> Rule:
         return rule_from_spec(value)
     if hasattr(value, "name") and hasattr(value, "params"):
         return rule_from_spec(value.name, value.params)
-    raise TypeError(f"expected an LRP rule (signxai_captum.rules.Rule or a rule name), got {value!r}")
+    raise TypeError(f"expected an LRP rule (signxai_captum.lrp.rules.Rule or a rule name), got {value!r}")
