@@ -1,8 +1,8 @@
-"""LRP on PyTorch: time and peak memory relative to a plain gradient, on VGG16 and ResNet-18.
+"""LRP on PyTorch: time and peak memory relative to a plain gradient, on VGG16, ResNet-18 and others.
 
 Usage::
 
-    python benchmarks/lrp_torch.py [--batch 8] [--size 224] [--repeats 3] [--models vgg16 resnet18]
+    python benchmarks/lrp_torch.py [--batch 8] [--size 224] [--repeats 3] [--models vgg16 resnet18 mobilenet_v2 ...]
                                    [--device cpu|cuda] [--threads N]
 
 For each model (torchvision, ``weights=None``) the plain gradient (``signxai_captum.Gradient``, the
@@ -13,7 +13,9 @@ other processes spreads evenly) and the median per method. Peak memory of one ca
 stays with the allocator, so in-process numbers mislead) each method runs once more in a fresh
 subprocess on the same seeded batch, and the peak resident set size above the level before the
 call is reported (sampled every millisecond from ``/proc/self/statm``).
-Targets: the epsilon family within 2x of the gradient, alpha-beta within 4x.
+Targets: the epsilon family within 2x of the gradient, alpha-beta within 4x. MobileNetV2 and
+EfficientNet-B0 run through the torch.fx view (functional residual sums, functional pooling,
+squeeze-excitation gates, StochasticDepth); ``--no-memory`` skips the memory measurement.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import torchvision
 
 from signxai_captum import Gradient, attribution_for
 
+MODELS = ["vgg16", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
+          "convnext_tiny"]
 METHODS = ["lrp_epsilon_0_1", "lrpsign_epsilon_0_1", "lrp_alpha_1_beta_0", "lrp_sequential_composite_a"]
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -121,7 +125,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=["vgg16", "resnet18"])
+    parser.add_argument("--models", nargs="+", default=["vgg16", "resnet18"], choices=MODELS)
+    parser.add_argument("--no-memory", action="store_true", help="time only (no peak-memory subprocesses)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
@@ -147,7 +152,9 @@ def main() -> None:
                 times[method].append(_time_once(call, device))
         rows = []
         for method in methods:
-            if device.type == "cpu":
+            if args.no_memory:
+                mem = 0
+            elif device.type == "cpu":
                 mem = _memory_in_subprocess(name, method, args)
             else:
                 mem = _cuda_peak(calls[method])

@@ -116,6 +116,11 @@ def render() -> str:
     lines += ["", "| rule | formula |", "| --- | --- |"]
     for rule, rdef in lrp["rules"].items():
         lines.append(f"| `{rule}` | {rdef['formula']} |")
+    lines += ["", "Layers other than kernel layers, and how relevance passes them (both packages):", "",
+              "| treatment | rule | PyTorch | Keras |", "| --- | --- | --- | --- |"]
+    for kind, ldef in lrp["layers"].items():
+        lines.append(f"| `{kind}` | {ldef['treatment']} | {ldef['torch']} | {ldef['keras']} |")
+    lines += ["", "Any other operation on the relevance path is refused with an error naming it.", ""]
     lines += ["", "Parameters:", ""]
     for p in ("epsilon", "std_factor", "alpha", "beta", "alpha_beta_bias", "gamma", "mu", "low", "high"):
         lines.append(f"- {_param_text(p, table)}")

@@ -31,7 +31,21 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Concatenate",
+    "Normalization",
+    "ConstantOp",
+    "LayerScale",
+    "ChannelsFirstLayerNorm",
+    "Mean",
+    "LRP_RULES",
 ]
+
+#: The values of the class attribute ``lrp_rule`` by which a block declares its LRP treatment
+#: (kernel layers such as :class:`ChannelsFirstLinear` have none: the preset's rule applies):
+#: ``"pass"`` relevance unchanged (element-wise affine maps with constants/parameters, norm
+#: layers, activations), ``"route"`` like the gradient (reshapes, crops, concatenation, max),
+#: ``"z"`` the Z rule with the block as a linear map without bias (mean pooling), ``"sum"`` the Z
+#: rule over the addends of a sum, ``"gate"`` a product whose gate factors are constants.
+LRP_RULES: Tuple[str, ...] = ("pass", "route", "z", "sum", "gate")
 
 
 def _cf_perm(rank: int) -> Tuple[int, ...]:
@@ -50,6 +64,8 @@ def _cl_perm(rank: int) -> Tuple[int, ...]:
 class ChannelsLastFlatten(nn.Module):
     """Flatten like ``keras.layers.Flatten``: permute NC... -> N...C, then flatten."""
 
+    lrp_rule = "route"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if x.dim() > 2:
             x = x.permute(*_cl_perm(x.dim()))
@@ -64,6 +80,8 @@ class ChannelsLastReshape(nn.Module):
     target_shape : sequence of int
         Keras target shape (without batch axis, channels-last, may hold -1).
     """
+
+    lrp_rule = "route"
 
     def __init__(self, target_shape: Sequence[int]) -> None:
         super().__init__()
@@ -89,6 +107,8 @@ class ChannelsLastPermute(nn.Module):
     dims : sequence of int
         Keras permutation (1-based, batch axis excluded).
     """
+
+    lrp_rule = "route"
 
     def __init__(self, dims: Sequence[int]) -> None:
         super().__init__()
@@ -148,6 +168,8 @@ class SamePadding(nn.Module):
         Padding value (``0`` for convolution, ``-inf`` for max pooling).
     """
 
+    lrp_rule = "route"
+
     def __init__(
         self,
         kernel_size: Sequence[int],
@@ -202,6 +224,8 @@ class SameAvgPool(nn.Module):
         time when omitted.
     """
 
+    lrp_rule = "z"
+
     def __init__(
         self,
         nd: int,
@@ -228,6 +252,8 @@ class SameAvgPool(nn.Module):
 class Rescaling(nn.Module):
     """``x * scale + offset`` (``keras.layers.Rescaling``), broadcast over channels."""
 
+    lrp_rule = "pass"
+
     def __init__(self, scale: torch.Tensor, offset: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("scale", scale)
@@ -246,6 +272,8 @@ def _unpack(inputs: Tuple[Any, ...]) -> Tuple[torch.Tensor, ...]:
 class Add(nn.Module):
     """Element-wise sum of all inputs (``keras.layers.Add``)."""
 
+    lrp_rule = "sum"
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         xs = _unpack(inputs)
         out = xs[0]
@@ -255,7 +283,9 @@ class Add(nn.Module):
 
 
 class Subtract(nn.Module):
-    """``a - b`` (``keras.layers.Subtract``)."""
+    """``a - b`` (``keras.layers.Subtract``); LRP: the sum rule with weights ``(1, -1)``."""
+
+    lrp_rule = "sum"
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         a, b = _unpack(inputs)
@@ -263,7 +293,29 @@ class Subtract(nn.Module):
 
 
 class Multiply(nn.Module):
-    """Element-wise product of all inputs (``keras.layers.Multiply``)."""
+    """Element-wise product of all inputs (``keras.layers.Multiply``, ``x * y`` of two tensors).
+
+    LRP treats it as a gating product (``lrp_rule = "gate"``): the factors that are gates
+    (produced by a sigmoid-like activation) are constants, all relevance goes to the other factor.
+
+    Parameters
+    ----------
+    gate_inputs : sequence of int, optional
+        Indices of the inputs that are gates, as the converter found them in the Keras graph
+        (sigmoid / hard-sigmoid activations, layers with a fused sigmoid / hard-sigmoid, the
+        hard sigmoid written out as ``ReLU(6)(x + 3) * (1/6)``, looking through reshapes).
+        If every input is a gate, the first is not listed (it receives the relevance). An empty
+        tuple: no input is a gate (LRP has no rule for such a product). ``None`` (default, e.g.
+        when built by hand): unknown, the LRP engine decides from the producers of the inputs.
+    """
+
+    lrp_rule = "gate"
+
+    def __init__(self, gate_inputs: Optional[Sequence[int]] = None) -> None:
+        super().__init__()
+        self.gate_inputs: Optional[Tuple[int, ...]] = (
+            None if gate_inputs is None else tuple(int(i) for i in gate_inputs)
+        )
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         xs = _unpack(inputs)
@@ -272,9 +324,14 @@ class Multiply(nn.Module):
             out = out * x
         return out
 
+    def extra_repr(self) -> str:
+        return "" if self.gate_inputs is None else f"gate_inputs={self.gate_inputs}"
+
 
 class Average(nn.Module):
     """Element-wise mean of all inputs (``keras.layers.Average``)."""
+
+    lrp_rule = "sum"
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         xs = _unpack(inputs)
@@ -287,6 +344,8 @@ class Average(nn.Module):
 class Maximum(nn.Module):
     """Element-wise maximum of all inputs (``keras.layers.Maximum``)."""
 
+    lrp_rule = "route"
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         xs = _unpack(inputs)
         out = xs[0]
@@ -297,6 +356,8 @@ class Maximum(nn.Module):
 
 class Minimum(nn.Module):
     """Element-wise minimum of all inputs (``keras.layers.Minimum``)."""
+
+    lrp_rule = "route"
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         xs = _unpack(inputs)
@@ -309,6 +370,8 @@ class Minimum(nn.Module):
 class Concatenate(nn.Module):
     """Concatenate inputs along ``dim`` (``keras.layers.Concatenate``)."""
 
+    lrp_rule = "route"
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.dim = int(dim)
@@ -318,6 +381,190 @@ class Concatenate(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+def _channel_view(values: torch.Tensor, rank: int) -> torch.Tensor:
+    """Per-channel values ``(C,)`` shaped to broadcast over dim 1 of a rank-``rank`` tensor."""
+    if rank <= 2:
+        return values.reshape(1, -1) if rank == 2 else values
+    return values.reshape((1, -1) + (1,) * (rank - 2))
+
+
+class Normalization(nn.Module):
+    """``(x - mean) / denominator`` (``keras.layers.Normalization``; ``invert``: the inverse).
+
+    ``mean`` and ``denominator`` are buffers already shaped to broadcast over channels-first
+    tensors (the converter computes ``denominator = max(sqrt(variance), keras epsilon)`` as Keras
+    does). LRP: element-wise affine, relevance passes unchanged.
+
+    Parameters
+    ----------
+    mean, denominator : torch.Tensor
+        Broadcastable to the input.
+    invert : bool
+        ``mean + x * denominator`` instead (Keras ``invert=True``).
+    """
+
+    lrp_rule = "pass"
+
+    def __init__(self, mean: torch.Tensor, denominator: torch.Tensor, invert: bool = False) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("denominator", denominator)
+        self.invert = bool(invert)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if self.invert:
+            return self.mean + x * self.denominator
+        return (x - self.mean) / self.denominator
+
+    def extra_repr(self) -> str:
+        return f"invert={self.invert}"
+
+
+class ConstantOp(nn.Module):
+    """An element-wise arithmetic operation of a tensor with a constant.
+
+    What ``x + 3.0``, ``x * (1.0 / 6.0)``, ``2.0 - x`` or ``x / c`` on a Keras tensor become in a
+    functional graph (a ``keras.ops`` operation node with a Python or array constant). LRP:
+    element-wise affine, relevance passes unchanged (``lrp_rule = "pass"``); a multiplication by
+    ``1/6`` (or division by 6) of a ReLU6 output is the written-out hard sigmoid, a gate.
+
+    Parameters
+    ----------
+    op : {"add", "subtract", "multiply", "divide"}
+        The operation.
+    constant : torch.Tensor
+        Scalar or broadcastable to the (channels-first) input; stored as a buffer.
+    constant_first : bool
+        ``constant (op) x`` instead of ``x (op) constant`` (matters for subtract; ``divide`` with
+        the constant first is not affine and is refused).
+    """
+
+    lrp_rule = "pass"
+    OPS: Tuple[str, ...] = ("add", "subtract", "multiply", "divide")
+
+    def __init__(self, op: str, constant: torch.Tensor, constant_first: bool = False) -> None:
+        super().__init__()
+        if op not in self.OPS:
+            raise ValueError(f"op must be one of {self.OPS}, got {op!r}")
+        if op == "divide" and constant_first:
+            raise ValueError("constant / x is not an element-wise affine map")
+        self.op = op
+        self.constant_first = bool(constant_first)
+        self.register_buffer("constant", constant)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        c = self.constant
+        if self.op == "add":
+            return c + x if self.constant_first else x + c
+        if self.op == "subtract":
+            return c - x if self.constant_first else x - c
+        if self.op == "multiply":
+            return c * x if self.constant_first else x * c
+        return x / c
+
+    def extra_repr(self) -> str:
+        c = self.constant
+        value = f"{float(c):.6g}" if c.numel() == 1 else f"tensor{tuple(c.shape)}"
+        return f"op={self.op!r}, constant={value}, constant_first={self.constant_first}"
+
+
+class LayerScale(nn.Module):
+    """Per-channel learned scale ``x * gamma`` (keras.applications ConvNeXt's ``LayerScale``).
+
+    LRP: element-wise affine with a parameter, relevance passes unchanged.
+
+    Parameters
+    ----------
+    gamma : torch.Tensor
+        ``(C,)``, broadcast over dim 1 (channels-first).
+    """
+
+    lrp_rule = "pass"
+
+    def __init__(self, gamma: torch.Tensor) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(gamma.clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return x * _channel_view(self.gamma, x.dim())
+
+    def extra_repr(self) -> str:
+        return f"channels={self.gamma.numel()}"
+
+
+class ChannelsFirstLayerNorm(nn.Module):
+    """Layer normalisation over the channel axis (dim 1) of a channels-first tensor.
+
+    ``keras.layers.LayerNormalization(axis=-1)`` on a channels-last feature map (ConvNeXt); for
+    ``(N, C)`` input it equals ``nn.LayerNorm(C)``. LRP: the statistics are constants, relevance
+    passes unchanged (``lrp_rule = "pass"``).
+
+    Parameters
+    ----------
+    num_channels : int
+        Size of dim 1.
+    eps : float
+        Added to the variance.
+    scale, center : bool
+        Whether ``weight`` (gamma) / ``bias`` (beta) exist.
+    """
+
+    lrp_rule = "pass"
+
+    def __init__(self, num_channels: int, eps: float = 1e-5, scale: bool = True, center: bool = True) -> None:
+        super().__init__()
+        self.num_channels = int(num_channels)
+        self.eps = float(eps)
+        self.weight = nn.Parameter(torch.ones(self.num_channels)) if scale else None
+        self.bias = nn.Parameter(torch.zeros(self.num_channels)) if center else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        y = F.layer_norm(x.movedim(1, -1), (self.num_channels,), self.weight, self.bias, self.eps)
+        return y.movedim(-1, 1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_channels}, eps={self.eps}"
+
+
+class Mean(nn.Module):
+    """Mean (or sum) over Keras (channels-last) axes of a channels-first tensor (``keras.ops.mean``).
+
+    The tensor is moved to channels-last, reduced over ``axes`` and moved back, so the result has
+    the layout the Keras result has (channels-first). LRP: a linear map without bias, the Z rule.
+
+    Parameters
+    ----------
+    axes : sequence of int
+        Keras axes (non-negative, batch axis excluded).
+    keepdims : bool
+        Keep the reduced axes with size 1.
+    kind : {"mean", "sum"}
+        The reduction.
+    """
+
+    lrp_rule = "z"
+
+    def __init__(self, axes: Sequence[int], keepdims: bool = False, kind: str = "mean") -> None:
+        super().__init__()
+        if kind not in ("mean", "sum"):
+            raise ValueError(f"kind must be 'mean' or 'sum', got {kind!r}")
+        self.axes = tuple(int(a) for a in axes)
+        self.keepdims = bool(keepdims)
+        self.kind = kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if x.dim() > 2:
+            x = x.permute(*_cl_perm(x.dim()))
+        reduce = torch.mean if self.kind == "mean" else torch.sum
+        y = reduce(x, dim=self.axes, keepdim=self.keepdims)
+        if y.dim() > 2:
+            y = y.permute(*_cf_perm(y.dim()))
+        return y
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}, axes={self.axes}, keepdims={self.keepdims}"
 
 
 class KerasGraphModule(nn.Module):

@@ -49,6 +49,11 @@ from .blocks import (  # noqa: F401  (re-exported: the converter's modules)
     Maximum,
     Minimum,
     Concatenate,
+    Normalization,
+    ConstantOp,
+    LayerScale,
+    ChannelsFirstLayerNorm,
+    Mean,
     _AVG_POOL,
     _CONST_PAD,
     _cf_perm,
@@ -79,6 +84,12 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Concatenate",
+    "Normalization",
+    "ConstantOp",
+    "LayerScale",
+    "ChannelsFirstLayerNorm",
+    "Mean",
+    "SUPPORTED_OPERATIONS",
 ]
 
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
@@ -658,6 +669,73 @@ def _convert_concatenate(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     return [Concatenate(_torch_axis(int(layer.axis), ranks.pop()))]
 
 
+def _cf_constant(value: Any, rank: int, what: str) -> torch.Tensor:
+    """A Keras (channels-last) constant broadcast against a rank-``rank`` tensor, channels-first.
+
+    Scalars become 0-d tensors; arrays get leading unit axes up to ``rank`` and, for rank >= 3,
+    their last axis moved to position 1 (as the data it broadcasts against).
+    """
+    arr = np.asarray(value, dtype=np.float32)
+    if arr.size == 1:
+        return torch.tensor(float(arr.reshape(())), dtype=torch.float32)
+    if arr.ndim > rank:
+        raise NotImplementedError(f"{what}: a constant of shape {arr.shape} broadcast to rank {rank}")
+    arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
+    if rank >= 3:
+        arr = np.transpose(arr, _cf_perm(rank))
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _convert_normalization(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
+    import keras
+
+    rank = len(_single(layer, shapes))
+    if getattr(layer, "mean", None) is None or getattr(layer, "variance", None) is None:
+        raise ValueError(f"layer {_layer_desc(layer)} is not built/adapted (no mean and variance)")
+    mean = _np(layer.mean)
+    variance = _np(layer.variance)
+    axis = layer.axis
+    axes = () if axis is None else tuple(int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
+    if axes not in ((), (rank - 1,)) and not (mean.size == 1 and variance.size == 1):
+        raise NotImplementedError(
+            f"layer {_layer_desc(layer)}: only normalisation per channel (last axis) or with scalar "
+            f"statistics is supported, got axis={axis}"
+        )
+    denominator = np.maximum(np.sqrt(variance), np.float32(keras.config.epsilon())).astype(np.float32)
+    what = f"layer {_layer_desc(layer)}"
+    return [Normalization(_cf_constant(mean, rank, what), _cf_constant(denominator, rank, what),
+                          invert=bool(getattr(layer, "invert", False)))]
+
+
+def _convert_layer_normalization(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
+    rank = len(_single(layer, shapes))
+    axis = layer.axis
+    axes = [int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    if axes != [rank - 1]:
+        raise NotImplementedError(
+            f"layer {_layer_desc(layer)}: only normalisation over the channel (last) axis is "
+            f"supported, got axis={axis}"
+        )
+    if getattr(layer, "rms_scaling", False):
+        raise NotImplementedError(f"layer {_layer_desc(layer)}: rms_scaling is not supported")
+    scale, center = bool(layer.scale), bool(layer.center)
+    channels = int(shapes[0][-1])
+    if rank == 2 and scale:
+        norm: nn.Module = nn.LayerNorm(channels, eps=float(layer.epsilon), bias=center)
+    else:
+        norm = ChannelsFirstLayerNorm(channels, eps=float(layer.epsilon), scale=scale, center=center)
+    if scale:
+        _set_param(norm.weight, _np(layer.gamma))
+    if center:
+        _set_param(norm.bias, _np(layer.beta))
+    return [norm]
+
+
+def _convert_layer_scale(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
+    _single(layer, shapes)
+    return [LayerScale(_tensor(layer.gamma))]
+
+
 _LAYER_CONVERTERS: Dict[str, Converter] = {
     "Dense": _convert_dense,
     "Conv1D": _make_conv(1),
@@ -707,18 +785,30 @@ _LAYER_CONVERTERS: Dict[str, Converter] = {
     "UpSampling2D": _make_upsampling(2),
     "UpSampling3D": _make_upsampling(3),
     "Rescaling": _convert_rescaling,
+    "Normalization": _convert_normalization,
+    "LayerNormalization": _convert_layer_normalization,
     "Add": _make_merge(Add),
     "Subtract": _make_merge(Subtract),
-    "Multiply": _make_merge(Multiply),
+    "Multiply": _make_merge(Multiply),  # gate inputs: set by _convert_functional
     "Average": _make_merge(Average),
     "Maximum": _make_merge(Maximum),
     "Minimum": _make_merge(Minimum),
     "Concatenate": _convert_concatenate,
 }
 
+# keras.applications' own layer classes (module, class name) -> converter
+_APPLICATION_CONVERTERS: Dict[Tuple[str, str], Converter] = {
+    ("keras.src.applications.convnext", "LayerScale"): _convert_layer_scale,
+    ("keras.src.applications.convnext", "StochasticDepth"): _convert_identity,  # identity at inference
+}
+
 #: Keras layer classes that :func:`keras_to_torch` can convert.
 SUPPORTED_LAYERS: Tuple[str, ...] = tuple(
-    sorted(set(_LAYER_CONVERTERS) | {"InputLayer", "Sequential", "Functional"})
+    sorted(
+        set(_LAYER_CONVERTERS)
+        | {name for _, name in _APPLICATION_CONVERTERS}
+        | {"InputLayer", "Sequential", "Functional"}
+    )
 )
 
 
@@ -738,7 +828,8 @@ def _converter_for(layer: Any) -> Optional[Converter]:
         # Exact type match: subclasses may override ``call`` and change semantics.
         if cls is not None and type(layer) is cls:
             return converter
-    return None
+    key = (type(layer).__module__, type(layer).__name__)
+    return _APPLICATION_CONVERTERS.get(key)
 
 
 def _is_functional(model: Any) -> bool:
@@ -833,7 +924,213 @@ def _sanitise(name: str, used: set) -> str:
     return key
 
 
+# --------------------------------------------------------------------------- #
+# keras.ops operation nodes of functional graphs (tensor arithmetic on KerasTensors)
+# --------------------------------------------------------------------------- #
+_ARITHMETIC_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Divide": "divide",
+                   "TrueDivide": "divide"}
+_TENSOR_OPS = {"Add": Add, "Subtract": Subtract, "Multiply": Multiply, "Maximum": Maximum, "Minimum": Minimum}
+_ACTIVATION_OPS: Dict[str, Callable[[Any], nn.Module]] = {
+    "Relu": lambda op: nn.ReLU(),
+    "Relu6": lambda op: nn.ReLU6(),
+    "Sigmoid": lambda op: nn.Sigmoid(),
+    "HardSigmoid": lambda op: nn.Hardsigmoid(),
+    "Silu": lambda op: nn.SiLU(),
+    "HardSilu": lambda op: nn.Hardswish(),
+    "Gelu": lambda op: nn.GELU(approximate="tanh" if getattr(op, "approximate", True) else "none"),
+    "Tanh": lambda op: nn.Tanh(),
+    "Elu": lambda op: nn.ELU(alpha=float(getattr(op, "alpha", 1.0))),
+    "LeakyRelu": lambda op: nn.LeakyReLU(float(getattr(op, "negative_slope", 0.2))),
+    "Softplus": lambda op: nn.Softplus(),
+}
+
+#: ``keras.ops`` operation classes that may appear as nodes of a converted functional graph.
+SUPPORTED_OPERATIONS: Tuple[str, ...] = tuple(
+    sorted(set(_ARITHMETIC_OPS) | set(_TENSOR_OPS) | set(_ACTIVATION_OPS) | {"Negative", "Mean", "Sum", "Softmax"})
+)
+
+
+def _is_keras_tensor(value: Any) -> bool:
+    import keras
+
+    return isinstance(value, keras.KerasTensor)
+
+
+def _op_desc(op: Any) -> str:
+    return f"operation '{getattr(op, 'name', '?')}' ({type(op).__name__}, a keras.ops node)"
+
+
+def _reduce_axes(axis: Any, rank: int, op: Any) -> Tuple[int, ...]:
+    if axis is None:
+        axes = tuple(range(1, rank))
+    else:
+        axes = tuple(sorted(int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])))
+    if 0 in axes:
+        raise NotImplementedError(f"{_op_desc(op)}: reductions over the batch axis are not supported")
+    return axes
+
+
+def _convert_operation(node: Any) -> nn.Module:
+    """Convert a ``keras.ops`` operation node (not a layer) of a functional graph to a module.
+
+    The module takes the node's tensor inputs in the order of ``node.input_tensors``.
+    """
+    op = node.operation
+    name = type(op).__name__
+    if not type(op).__module__.startswith("keras."):
+        raise UnsupportedLayerError(f"cannot convert {_op_desc(op)}: not a keras.ops operation")
+    args = list(node.arguments.args)
+    kwargs = dict(node.arguments.kwargs)
+    tensors = [t for t in node.input_tensors]
+    shapes = [tuple(t.shape) for t in tensors]
+    if kwargs:
+        raise UnsupportedLayerError(f"cannot convert {_op_desc(op)} called with keyword arguments {sorted(kwargs)}")
+    if name in _ACTIVATION_OPS and len(args) == 1 and len(tensors) == 1:
+        return _ACTIVATION_OPS[name](op)
+    if name == "Softmax" and len(tensors) == 1:
+        axis = getattr(op, "axis", -1)
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise NotImplementedError(f"{_op_desc(op)}: multi-axis softmax")
+            axis = axis[0]
+        return nn.Softmax(dim=_torch_axis(int(axis), len(shapes[0])))
+    if name == "Negative" and len(tensors) == 1:
+        return ConstantOp("multiply", torch.tensor(-1.0))
+    if name in ("Mean", "Sum") and len(args) == 1 and len(tensors) == 1:
+        rank = len(shapes[0])
+        return Mean(_reduce_axes(getattr(op, "axis", None), rank, op), bool(getattr(op, "keepdims", False)),
+                    kind=name.lower())
+    if name in _ARITHMETIC_OPS and len(args) == 2:
+        if len(tensors) == 2:
+            if len({len(sh) for sh in shapes}) != 1:
+                raise NotImplementedError(f"{_op_desc(op)}: operands of different ranks are not supported")
+            if name not in _TENSOR_OPS:
+                raise UnsupportedLayerError(
+                    f"cannot convert {_op_desc(op)}: the division of two tensors is not supported"
+                )
+            return _TENSOR_OPS[name]()
+        if len(tensors) == 1:
+            constant_first = not _is_keras_tensor(args[0])
+            constant = args[0] if constant_first else args[1]
+            if constant_first and _ARITHMETIC_OPS[name] == "divide":
+                raise UnsupportedLayerError(
+                    f"cannot convert {_op_desc(op)}: a constant divided by a tensor is not supported"
+                )
+            value = _cf_constant(_np(constant), len(shapes[0]), _op_desc(op))
+            return ConstantOp(_ARITHMETIC_OPS[name], value, constant_first=constant_first)
+    if name in ("Maximum", "Minimum") and len(args) == 2 and len(tensors) == 2:
+        if len({len(sh) for sh in shapes}) != 1:
+            raise NotImplementedError(f"{_op_desc(op)}: operands of different ranks are not supported")
+        return _TENSOR_OPS[name]()
+    raise UnsupportedLayerError(
+        f"cannot convert {_op_desc(op)} with arguments "
+        f"{[('tensor' if _is_keras_tensor(a) else type(a).__name__) for a in args]}. "
+        f"Supported operations: {', '.join(SUPPORTED_OPERATIONS)}"
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Gates of products (LRP: the gate factor is a constant, see blocks.Multiply)
+# --------------------------------------------------------------------------- #
+_KERNEL_LAYERS = ("Dense", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D",
+                  "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose",
+                  "Conv3DTranspose")
+_RESHAPE_LAYERS = ("Reshape", "Flatten", "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D",
+                   "UpSampling3D")
+_RESHAPE_OPS = ("Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "Transpose")
+
+
+def _activation_is(fn: Any, names: Sequence[str]) -> bool:
+    import keras
+
+    if fn is None:
+        return False
+    for name in names:
+        try:
+            if fn is keras.activations.get(name):
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return getattr(fn, "__name__", None) in names and getattr(fn, "__module__", "").startswith("keras")
+
+
+def _is_relu6(op: Any) -> bool:
+    import keras
+
+    name = type(op).__name__
+    if type(op) is keras.layers.ReLU:
+        return (op.max_value is not None and float(op.max_value) == 6.0 and not op.negative_slope
+                and not op.threshold)
+    if type(op) is keras.layers.Activation:
+        return _activation_is(op.activation, ("relu6",))
+    if name == "Relu6" and type(op).__module__.startswith("keras."):
+        return True
+    if name == "Clip" and type(op).__module__.startswith("keras."):
+        return float(getattr(op, "x_min", np.nan)) == 0.0 and float(getattr(op, "x_max", np.nan)) == 6.0
+    return False
+
+
+def _is_gate(tensor: Any, producers: Dict[int, Any], depth: int = 0) -> bool:
+    """Whether ``tensor`` is produced by a sigmoid-like activation (looking through reshapes)."""
+    import keras
+
+    node = producers.get(id(tensor))
+    if node is None or depth > 32:
+        return False
+    op = node.operation
+    name = type(op).__name__
+    is_layer = isinstance(op, keras.layers.Layer)
+    inputs = list(node.input_tensors)
+    if is_layer and (type(op) is keras.layers.Activation or name in _KERNEL_LAYERS):
+        return _activation_is(getattr(op, "activation", None), ("sigmoid", "hard_sigmoid"))
+    if is_layer and name in _RESHAPE_LAYERS and len(inputs) == 1:
+        return _is_gate(inputs[0], producers, depth + 1)
+    if is_layer:
+        return False
+    if not type(op).__module__.startswith("keras."):
+        return False
+    if name in ("Sigmoid", "HardSigmoid"):
+        return True
+    if name in _RESHAPE_OPS and len(inputs) == 1:
+        return _is_gate(inputs[0], producers, depth + 1)
+    args = list(node.arguments.args)
+    if name in _ARITHMETIC_OPS and len(args) == 2 and len(inputs) == 1 and _is_keras_tensor(args[0]):
+        constant = np.asarray(_np(args[1]))
+        if constant.size != 1:
+            return False
+        c = float(constant.reshape(()))
+        sixth = (_ARITHMETIC_OPS[name] == "multiply" and abs(c - 1.0 / 6.0) <= 1e-7) or (
+            _ARITHMETIC_OPS[name] == "divide" and c == 6.0)
+        return sixth and _produced_by_relu6(inputs[0], producers, depth + 1)
+    return False
+
+
+def _produced_by_relu6(tensor: Any, producers: Dict[int, Any], depth: int) -> bool:
+    import keras
+
+    node = producers.get(id(tensor))
+    if node is None or depth > 32:
+        return False
+    op = node.operation
+    if _is_relu6(op):
+        return True
+    inputs = list(node.input_tensors)
+    name = type(op).__name__
+    through = (name in _RESHAPE_LAYERS) if isinstance(op, keras.layers.Layer) else (name in _RESHAPE_OPS)
+    return through and len(inputs) == 1 and _produced_by_relu6(inputs[0], producers, depth + 1)
+
+
+def _gate_inputs(tensors: Sequence[Any], producers: Dict[int, Any]) -> Tuple[int, ...]:
+    """Indices of the gate factors of a product (all but the first if every factor is a gate)."""
+    gates = [i for i, t in enumerate(tensors) if _is_gate(t, producers)]
+    if len(gates) == len(tensors):
+        gates = gates[1:]
+    return tuple(gates)
+
+
 def _convert_functional(model: Any) -> KerasGraphModule:
+    import keras
+
     _single_io(model)
     nodes_by_depth = getattr(model, "_nodes_by_depth", None)
     if nodes_by_depth is None:
@@ -844,8 +1141,16 @@ def _convert_functional(model: Any) -> KerasGraphModule:
     cache: Dict[Tuple[int, Tuple[Shape, ...]], str] = {}
     used: set = {input_name}
     steps: List[Tuple[str, Tuple[str, ...], str]] = []
+    producers: Dict[int, Any] = {}
+    for nodes in nodes_by_depth.values():
+        for node in nodes:
+            for t in node.output_tensors:
+                producers[id(t)] = node
+    # within a depth, run the nodes in the order of ``model.operations`` (Keras' traversal order),
+    # so that execution order agrees with ``model.layers`` (e.g. "the last convolution")
+    order = {id(op): i for i, op in enumerate(getattr(model, "operations", None) or model.layers)}
     for depth in sorted(nodes_by_depth, reverse=True):
-        for node in nodes_by_depth[depth]:
+        for node in sorted(nodes_by_depth[depth], key=lambda n: order.get(id(n.operation), len(order))):
             op = node.operation
             outputs = list(node.output_tensors)
             if _is_input_layer(op):
@@ -868,9 +1173,15 @@ def _convert_functional(model: Any) -> KerasGraphModule:
                     "only single-output layers are supported"
                 )
             shapes = tuple(tuple(t.shape) for t in inputs)
-            cache_key = (id(op), shapes)
-            if cache_key not in cache:  # shared layers reuse their module
-                mod = _as_module(_convert_layer(op, list(shapes)))
+            is_layer = isinstance(op, keras.layers.Layer)
+            multiply = type(op) is keras.layers.Multiply or (not is_layer and type(op).__name__ == "Multiply")
+            gates = _gate_inputs(inputs, producers) if multiply and len(inputs) > 1 else None
+            # shared layers reuse their module; operation nodes (with their constants) never do
+            cache_key = (id(op), shapes, gates) if is_layer else (id(node),)
+            if cache_key not in cache:
+                mod = _as_module(_convert_layer(op, list(shapes)) if is_layer else [_convert_operation(node)])
+                if isinstance(mod, Multiply) and gates is not None:
+                    mod.gate_inputs = gates
                 key = _sanitise(op.name, used)
                 modules[key] = mod
                 cache[cache_key] = key

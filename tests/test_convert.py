@@ -465,3 +465,283 @@ def test_import_does_not_load_tensorflow():
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+# --------------------------------------------------------------------------- #
+# keras.applications layer kinds (issue 10): each converted and forward-equal on a tiny model
+# --------------------------------------------------------------------------- #
+from signxai_captum import blocks  # noqa: E402
+from signxai_captum.convert import SUPPORTED_OPERATIONS  # noqa: E402
+
+ops = keras.ops
+
+
+def _functional(build, shape):
+    inp = keras.Input(shape[1:])
+    model = keras.Model(inp, build(inp))
+    _randomize(model, 4)
+    return model
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_normalization_per_channel(invert):
+    norm = L.Normalization(axis=-1, mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1e-20], invert=invert)
+    model = keras.Sequential([keras.Input((5, 4, 3)), norm, L.Conv2D(2, 3)])
+    _randomize(model, 2)
+    tm = _compare(model, _x((2, 5, 4, 3)))
+    assert isinstance(tm[0], blocks.Normalization) and tm[0].lrp_rule == "pass"
+    assert tm[0].mean.shape == (1, 3, 1, 1)
+    # variance 1e-20: Keras divides by max(sqrt(variance), epsilon), so must the conversion
+    assert float(tm[0].denominator.flatten()[2]) == pytest.approx(keras.config.epsilon())
+
+
+def test_normalization_adapted_weights():
+    model = keras.Sequential([keras.Input((6, 2)), L.Normalization(), L.Conv1D(3, 2)])
+    model.layers[0].adapt(_x((8, 6, 2)) * np.array([3.0, 0.5], dtype=np.float32) + 1)
+    model.layers[1].set_weights([_x((2, 2, 3), 3), _x((3,), 4)])
+    tm = _compare(model, _x((2, 6, 2)))
+    assert tm[0].mean.shape == (1, 2, 1) and float(tm[0].mean.abs().min()) > 0.1
+
+
+@pytest.mark.parametrize("scale,center", [(True, True), (False, True), (True, False)])
+def test_layer_normalization_channels_first(scale, center):
+    model = keras.Sequential([
+        keras.Input((5, 4, 6)),
+        L.LayerNormalization(epsilon=1e-6, scale=scale, center=center),
+        L.Conv2D(3, 2),
+        L.GlobalAveragePooling2D(),
+        L.LayerNormalization(scale=scale, center=center),
+        L.Dense(2),
+    ])
+    _randomize(model, 5)
+    tm = _compare(model, 3 * _x((2, 5, 4, 6)) + 1)
+    assert isinstance(tm[0], blocks.ChannelsFirstLayerNorm) and tm[0].lrp_rule == "pass"
+    assert isinstance(tm[4], nn.LayerNorm if scale else blocks.ChannelsFirstLayerNorm)
+
+
+def test_layer_normalization_other_axis_refused():
+    model = keras.Sequential([keras.Input((5, 4, 6)), L.LayerNormalization(axis=1, name="ln_h")])
+    with pytest.raises(NotImplementedError, match="ln_h"):
+        keras_to_torch(model)
+
+
+def test_convnext_layer_scale_and_stochastic_depth():
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    def build(inp):
+        h = L.DepthwiseConv2D(3, padding="same")(inp)
+        h = L.LayerNormalization(epsilon=1e-6)(h)
+        h = L.Dense(8, activation="gelu")(h)  # pointwise Dense on a 4-D tensor
+        h = L.Dense(4)(h)
+        h = LayerScale(1e-6, 4)(h)
+        h = StochasticDepth(0.3)(h)
+        return L.Add()([inp, h])
+
+    model = _functional(build, (2, 6, 6, 4))
+    tm = _compare(model, _x((2, 6, 6, 4)))
+    kinds = {type(m) for m in tm.layers.values()}
+    assert {blocks.LayerScale, blocks.ChannelsFirstLinear, nn.Identity, blocks.Add} <= kinds
+    assert blocks.LayerScale.lrp_rule == "pass"
+
+
+@pytest.mark.parametrize("activation, torch_type", [
+    ("swish", nn.SiLU), ("silu", nn.SiLU), ("hard_swish", nn.Hardswish), ("hard_silu", nn.Hardswish),
+    ("hard_sigmoid", nn.Hardsigmoid), ("gelu", nn.GELU), ("relu6", nn.ReLU6), ("sigmoid", nn.Sigmoid),
+])
+def test_activation_layers_are_torch_modules(activation, torch_type):
+    model = keras.Sequential([keras.Input((4, 4, 2)), L.Conv2D(3, 1), L.Activation(activation)])
+    _randomize(model, 6)
+    tm = _compare(model, 4 * _x((2, 4, 4, 2)))
+    assert type(tm[-1]) is torch_type
+
+
+def test_relu_max_value_six_and_clipped():
+    model = keras.Sequential([keras.Input((6,)), L.Dense(5), L.ReLU(6.0), L.Dense(4), L.ReLU(max_value=2.5)])
+    _randomize(model, 7)
+    tm = _compare(model, 5 * _x((3, 6)))
+    assert type(tm[1]) is nn.ReLU6 and type(tm[3]) is nn.Hardtanh
+
+
+def test_depthwise_and_separable_as_kernel_layers():
+    model = keras.Sequential([
+        keras.Input((7, 7, 3)),
+        L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2),
+        L.SeparableConv2D(5, 3, padding="same", activation="relu"),
+    ])
+    _randomize(model, 8)
+    tm = _compare(model, _x((2, 7, 7, 3)))
+    depthwise = [m for m in tm.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert [m.groups for m in depthwise] == [3, 6]
+    # the Sequential model is flat: ..., depthwise (no bias), pointwise 1x1 (with the bias), ReLU
+    assert [type(m) for m in tm[-3:]] == [nn.Conv2d, nn.Conv2d, nn.ReLU]
+    assert tm[-3].bias is None and tm[-3].groups == 6
+    assert tm[-2].kernel_size == (1, 1) and tm[-2].groups == 1 and tm[-2].bias is not None
+    # in a functional graph the two kernel layers are one nn.Sequential entry named after the layer
+    inp = keras.Input((7, 7, 3))
+    model = keras.Model(inp, L.SeparableConv2D(5, 3, strides=2, padding="same", name="sep")(inp))
+    _randomize(model, 8)
+    tm = _compare(model, _x((2, 7, 7, 3)))
+    convs = [m for m in tm.layers["sep"] if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 and convs[0].groups == 3 and convs[0].bias is None and convs[1].bias is not None
+
+
+def test_global_average_pooling_keepdims_padding_cropping():
+    model = keras.Sequential([
+        keras.Input((6, 5, 3)),
+        L.ZeroPadding2D(((1, 0), (2, 1))),
+        L.Cropping2D(((0, 2), (1, 1))),
+        L.Conv2D(4, 2),
+        L.GlobalAveragePooling2D(keepdims=True),
+        L.Conv2D(2, 1),
+        L.Flatten(),
+    ])
+    _randomize(model, 9)
+    tm = _compare(model, _x((2, 6, 5, 3)))
+    assert any(isinstance(m, nn.AdaptiveAvgPool2d) for m in tm)
+
+
+def test_constant_arithmetic_operation_nodes():
+    offsets = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+
+    def build(inp):
+        h = L.Conv2D(3, 1)(inp)
+        h = h + 3.0
+        h = h * (1.0 / 6.0)
+        h = 2.0 - h
+        h = h / 4.0
+        h = h - 0.25
+        h = h + offsets  # a per-channel constant array
+        h = -h
+        return L.Conv2D(2, 1)(h)
+
+    model = _functional(build, (2, 4, 5, 2))
+    tm = _compare(model, _x((2, 4, 5, 2)))
+    constant_ops = [m for m in tm.layers.values() if isinstance(m, blocks.ConstantOp)]
+    assert [m.op for m in constant_ops] == ["add", "multiply", "subtract", "divide", "subtract", "add", "multiply"]
+    assert constant_ops[2].constant_first and not constant_ops[0].constant_first
+    assert constant_ops[5].constant.shape == (1, 3, 1, 1)
+    assert all(m.lrp_rule == "pass" for m in constant_ops)
+
+
+def test_tensor_operation_nodes_mean_sum_activations():
+    def build(inp):
+        a = L.Conv2D(4, 1)(inp)
+        b = L.Conv2D(4, 1)(inp)
+        h = ops.relu6(a + b)
+        g = ops.sigmoid(ops.mean(h, axis=(1, 2), keepdims=True))
+        h = h * g  # tensor * gate (broadcast)
+        h = ops.silu(h - ops.hard_sigmoid(b))
+        s = ops.sum(h, axis=-1, keepdims=True)  # over the channel axis
+        m = ops.mean(h + s, axis=(1, 2))  # -> (N, C)
+        return L.Dense(3)(ops.gelu(m, approximate=False) + ops.tanh(m))
+
+    model = _functional(build, (2, 5, 4, 3))
+    tm = _compare(model, _x((2, 5, 4, 3)))
+    kinds = [type(m) for m in tm.layers.values()]
+    assert kinds.count(blocks.Mean) == 3 and blocks.Multiply in kinds and blocks.Add in kinds
+    assert blocks.Subtract in kinds and nn.ReLU6 in kinds and nn.Hardsigmoid in kinds
+    assert blocks.Mean.lrp_rule == "z"
+    multiply = next(m for m in tm.layers.values() if isinstance(m, blocks.Multiply))
+    assert multiply.gate_inputs == (1,)
+    assert {"Add", "Multiply", "Mean", "Sigmoid", "HardSigmoid"} <= set(SUPPORTED_OPERATIONS)
+
+
+def test_mean_over_channels_without_keepdims_keeps_layout():
+    model = _functional(lambda inp: L.Flatten()(ops.mean(L.Conv2D(4, 1)(inp), axis=-1)), (2, 3, 5, 2))
+    _compare(model, _x((2, 3, 5, 2)))
+
+
+def _gates(model):
+    tm = keras_to_torch(model)
+    return [m.gate_inputs for m in tm.layers.values() if isinstance(m, blocks.Multiply)]
+
+
+def test_gate_inputs_found_in_the_keras_graph():
+    def squeeze_excite(inp):
+        h = L.Conv2D(4, 1)(inp)
+        s = L.GlobalAveragePooling2D()(h)
+        s = L.Reshape((1, 1, 4))(s)
+        s = L.Conv2D(4, 1, activation="sigmoid")(s)  # fused sigmoid, behind a reshape
+        return L.Multiply()([h, s])
+
+    def hard_sigmoid_written_out(inp):
+        h = L.Conv2D(4, 1)(inp)
+        g = L.ReLU(6.0)(L.Conv2D(4, 1)(inp) + 3.0) * (1.0 / 6.0)  # MobileNetV3's hard_sigmoid
+        return L.Multiply()([g, h])
+
+    def swish_written_out(inp):
+        h = L.Conv2D(4, 1)(inp)
+        return h * L.Activation("sigmoid")(h)
+
+    def two_gates(inp):
+        return L.Multiply()([L.Activation("hard_sigmoid")(inp), ops.sigmoid(inp)])
+
+    def no_gate(inp):
+        h = L.Conv2D(3, 1)(inp)
+        return L.Multiply()([h, L.ReLU(6.0)(inp)])  # a ReLU6 without the 1/6 is no gate
+
+    shape = (2, 4, 4, 3)
+    assert _gates(_functional(squeeze_excite, shape)) == [(1,)]
+    assert _gates(_functional(hard_sigmoid_written_out, shape)) == [(0,)]
+    assert _gates(_functional(swish_written_out, shape)) == [(1,)]
+    assert _gates(_functional(two_gates, shape)) == [(1,)]  # both gates: the first gets the relevance
+    assert _gates(_functional(no_gate, shape)) == [()]
+    for build in (squeeze_excite, hard_sigmoid_written_out, swish_written_out, two_gates, no_gate):
+        _compare(_functional(build, shape), _x(shape))
+
+
+def test_unsupported_operations_raise_clearly():
+    for build, match in [
+        (lambda inp: 2.0 / L.Dense(3)(inp), "constant divided by a tensor"),
+        (lambda inp: L.Dense(3)(inp) / L.Dense(3)(inp), "division of two tensors"),
+        (lambda inp: ops.exp(L.Dense(3)(inp)), "Exp"),
+    ]:
+        with pytest.raises(UnsupportedLayerError, match=match):
+            keras_to_torch(_functional(build, (2, 4)))
+
+
+def test_every_block_declares_its_lrp_rule():
+    assert blocks.LRP_RULES == ("pass", "route", "z", "sum", "gate")
+    without = {"KerasGraphModule", "ChannelsFirstLinear"}  # a container and a kernel layer
+    for name in blocks.__all__:
+        obj = getattr(blocks, name)
+        if isinstance(obj, type) and issubclass(obj, nn.Module) and name not in without:
+            assert getattr(obj, "lrp_rule", None) in blocks.LRP_RULES, name
+    assert blocks.Multiply.lrp_rule == "gate" and blocks.Add.lrp_rule == "sum"
+    assert blocks.SameAvgPool.lrp_rule == "z" and blocks.Concatenate.lrp_rule == "route"
+
+
+# --------------------------------------------------------------------------- #
+# keras.applications: forward equality (random weights, smallest inputs)
+# --------------------------------------------------------------------------- #
+def _application(name: str, size: int):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts",
+                        "convert_applications.py")
+    spec = importlib.util.spec_from_file_location("convert_applications", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = getattr(keras.applications, name)(
+        weights=None, input_shape=(size, size, 3), classes=10, classifier_activation=None
+    )
+    module.randomize_weights(model)
+    return model
+
+
+@pytest.mark.parametrize("name, size", [
+    ("MobileNetV2", 32),
+    ("MobileNetV3Small", 32),
+    ("EfficientNetB0", 32),
+    ("EfficientNetV2B0", 32),
+    pytest.param("NASNetMobile", 32, marks=pytest.mark.slow),
+    pytest.param("ConvNeXtTiny", 32, marks=pytest.mark.slow),
+])
+def test_keras_applications_forward_equal(name, size):
+    model = _application(name, size)
+    x = np.random.default_rng(0).uniform(-1.0, 1.0, (2, size, size, 3)).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+    tm = keras_to_torch(model)
+    with torch.no_grad():
+        got = tm(torch.from_numpy(to_channels_first(x))).numpy()
+    assert np.abs(got - expected).max() <= 1e-5 * max(np.abs(expected).max(), 1.0)

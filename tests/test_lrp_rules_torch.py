@@ -72,6 +72,11 @@ def _layers():
         "conv2d_same": (init(nn.Conv2d(2, 2, 2, padding="same").double()), (2, 4, 4)),
         "conv_transpose2d": (init(nn.ConvTranspose2d(2, 2, 2, stride=2).double()), (2, 2, 3)),
         "channels_first_linear": (init(ChannelsFirstLinear(nn.Linear(3, 2)).double()), (3, 2, 2)),
+        # depthwise (groups = channels, depth multiplier 1 and 2) and grouped convolutions (issue 10)
+        "conv2d_depthwise": (init(nn.Conv2d(3, 3, 3, padding=1, groups=3).double()), (3, 4, 4)),
+        "conv2d_depthwise_x2": (init(nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2).double()), (2, 5, 5)),
+        "conv2d_grouped": (init(nn.Conv2d(4, 2, 2, groups=2).double()), (4, 3, 3)),
+        "conv1d_depthwise": (init(nn.Conv1d(2, 2, 3, padding=1, groups=2).double()), (2, 6)),
     }
 
 

@@ -271,7 +271,7 @@ def test_model_restored_after_success_and_failure():
 
 class _Scale(nn.Module):
     def forward(self, x):
-        return 2 * x
+        return torch.exp(x)  # a non-linear operation without a rule (2 * x would pass: element-wise affine)
 
 
 def test_unsupported_layer_named_with_path_and_type():
@@ -295,9 +295,16 @@ class _BareResidual(nn.Module):
         return self.fc2(self.add(h, x) if self.add is not None else h + x)
 
 
-def test_functional_add_is_an_error_and_the_module_form_works():
+def test_functional_add_is_an_error_without_trace_and_the_module_form_works():
     with pytest.raises(LRPLayerError, match="Add .*ResidualAdd"):
-        LRPEpsilon(_BareResidual(), 0.1).attribute(torch.randn(2, 4), target=0)
+        LRPEpsilon(_BareResidual(), 0.1, trace=False).attribute(torch.randn(2, 4), target=0)
+    # traced (the default), the functional sum gets the sum rule: same maps as the module form
+    bare, module_form = _BareResidual(), _BareResidual(add=True)
+    module_form.load_state_dict(bare.state_dict())
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(
+        LRPEpsilon(bare, 0.1).attribute(x, target=0), LRPEpsilon(module_form, 0.1).attribute(x, target=0)
+    )
     torch.manual_seed(0)
     model = _BareResidual(add=True).double()
     for m in (model.fc1, model.fc2):
@@ -317,7 +324,8 @@ def test_functional_relu_is_reported():
             return self.fc2(torch.relu(self.fc1(x)))
 
     with pytest.raises(LRPLayerError, match="Relu"):
-        LRPZ(Functional()).attribute(torch.randn(2, 3), target=0)
+        LRPZ(Functional(), trace=False).attribute(torch.randn(2, 3), target=0)
+    assert LRPZ(Functional()).attribute(torch.randn(2, 3), target=0).shape == (2, 3)  # traced: a pass rule
 
 
 def test_layer_rules_by_path_and_type():

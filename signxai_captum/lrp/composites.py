@@ -14,6 +14,16 @@ the model input, and per-layer overrides. Everything else follows a fixed layer 
 - residual sums (the converter's ``Add``/``Average``/``Subtract``, :class:`ResidualAdd`):
   :class:`SumRule`.
 
+- layer norm / group norm (``LayerNorm``, ``GroupNorm``, torchvision's ``LayerNorm2d``) and
+  torchvision's ``StochasticDepth``: :class:`Pass`; torchvision's ``Permute``: :class:`Route`;
+- gating products: :class:`GateRule` (the factor produced by a sigmoid/hard-sigmoid is a constant).
+
+A module class (or instance) may declare its treatment with the attribute ``lrp_rule``, read
+before every type table: ``"pass"``, ``"affine"`` (pass, and the input-layer search looks
+through it: element-wise affine maps such as a normalisation), ``"route"``, ``"z"``, ``"sum"``
+(coefficients from an optional ``lrp_coefficients`` attribute) or ``"gate"``. Modules whose output
+is a gate declare ``lrp_gate_source = True`` (besides ``nn.Sigmoid``/``nn.Hardsigmoid``).
+
 A leaf module of any other type has no rule: using it on the relevance path raises
 :class:`LRPLayerError` naming its path and type (give it a rule with ``layer_rules``).
 """
@@ -30,9 +40,12 @@ from shared_spec import LRPRuleSet
 from .. import blocks
 from .canonizers import ResidualAdd
 from .layers import kernel_kind
-from .rules import BatchNormRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
+from .rules import BatchNormRule, GateRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
 
-__all__ = ["Composite", "LayerDecision", "LRPLayerError", "PASS_TYPES", "ROUTE_TYPES", "is_kernel_padding"]
+__all__ = [
+    "Composite", "LayerDecision", "LRPLayerError", "PASS_TYPES", "ROUTE_TYPES", "LRP_RULE_VALUES", "is_affine",
+    "is_kernel_padding",
+]
 
 
 class LRPLayerError(TypeError):
@@ -47,7 +60,56 @@ PASS_TYPES: tuple[type[nn.Module], ...] = (
     # identities at inference: Pass (not Route) so that they, like activations, end the input-layer
     # search (SPEC §4.3 looks through Flatten/Reshape/Permute/Padding only)
     nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
+    # normalisations whose statistics are treated as constants (issue 10)
+    nn.LayerNorm, nn.GroupNorm,
 )
+
+# third-party module types by qualified name (no import needed)
+_PASS_NAMES = {"torchvision.ops.stochastic_depth.StochasticDepth", "torchvision.models.convnext.LayerNorm2d"}
+_ROUTE_NAMES = {"torchvision.ops.misc.Permute"}
+
+#: the values of the ``lrp_rule`` class attribute that :meth:`Composite.decide` understands
+LRP_RULE_VALUES = ("pass", "affine", "route", "z", "sum", "gate")
+
+
+_AFFINE_BLOCKS: tuple[type[nn.Module], ...] = tuple(
+    getattr(blocks, name) for name in ("Rescaling", "Normalization", "ConstantOp", "LayerScale") if hasattr(blocks, name)
+)
+
+
+def is_affine(module: nn.Module) -> bool:
+    """Whether ``module`` is an element-wise affine map the input-layer search looks through."""
+    return getattr(module, "lrp_rule", None) == "affine" or isinstance(module, _AFFINE_BLOCKS)
+
+
+def _qualified_name(module: nn.Module) -> str:
+    return f"{type(module).__module__}.{type(module).__qualname__}"
+
+
+def _declared(path: str, module: nn.Module) -> "LayerDecision | None":
+    """The decision a module declares with its ``lrp_rule`` attribute, if any."""
+    value = getattr(module, "lrp_rule", None)
+    if value is None or not isinstance(value, str):
+        return None
+    if value in ("pass", "affine"):
+        return LayerDecision("rule", Pass())
+    if value in ("route", "unsupported"):  # "unsupported": a traced operation that raises by itself
+        return LayerDecision("route")
+    if value == "z":
+        return LayerDecision("rule", Z())
+    if value == "sum":
+        for cls, rule in SUM_RULES.items():
+            if type(module) is cls:
+                return LayerDecision("rule", rule)
+        coefficients = getattr(module, "lrp_coefficients", None)
+        return LayerDecision("rule", SumRule(coefficients))
+    if value == "gate":
+        return LayerDecision("rule", GateRule())
+    return LayerDecision(
+        "unsupported",
+        message=f"LRP: '{path}' ({type(module).__name__}) declares lrp_rule={value!r}; known values: "
+        + ", ".join(LRP_RULE_VALUES),
+    )
 
 ROUTE_TYPES: tuple[type[nn.Module], ...] = (
     nn.Flatten, nn.Unflatten,
@@ -82,7 +144,7 @@ _HINTS: dict[str, str] = {
     "Softmax": "a softmax inside the model has no LRP rule (only a final nn.Softmax is removed); "
     "return logits from the model",
     "LogSoftmax": "LRP explains logits: drop the final LogSoftmax (return logits)",
-    "Multiply": "element-wise products of two signals have no LRP rule",
+    "Multiply": "element-wise products of two signals have no LRP rule unless one factor is a gate",
 }
 
 
@@ -193,6 +255,11 @@ class Composite:
             if isinstance(override, Route):
                 return LayerDecision("route")
             return LayerDecision("rule", override, kind)
+        if is_kernel_padding(module):
+            return LayerDecision("kernel_padding")
+        declared = _declared(path, module)
+        if declared is not None:
+            return declared
         if kind is not None:
             return LayerDecision("kernel", kind=kind)
         if isinstance(module, UNIT_TYPES) or not any(True for _ in module.children()):
@@ -208,8 +275,10 @@ class Composite:
         for cls, rule in SUM_RULES.items():
             if type(module) is cls:
                 return LayerDecision("rule", rule)
-        if isinstance(module, PASS_TYPES):
+        if isinstance(module, PASS_TYPES) or _qualified_name(module) in _PASS_NAMES:
             return LayerDecision("rule", Pass())
+        if _qualified_name(module) in _ROUTE_NAMES:
+            return LayerDecision("route")
         if is_kernel_padding(module):
             return LayerDecision("kernel_padding")
         if isinstance(module, nn.Upsample) and module.mode == "nearest":

@@ -13,9 +13,15 @@ input only (no two-input residual sums); and SPEC needs per-call decisions (the 
 found by following the data, a module may be called twice). The engine here is small and keeps
 all per-call state in :class:`~signxai_captum.lrp.rules.LayerCall` objects, never on modules.
 
+Functional operations: :func:`relevance_session` first builds (once per model, cached) an FX view
+of the model, :func:`signxai_captum.lrp.functional.traced_view`, in which every operation written in
+``forward`` (``F.relu``, ``x + y``, ``x.mean(...)``, ``x * gate``...) is a small module with a rule,
+while the user's modules are the same objects; the forward pass then runs through that view. Models
+that cannot be traced run as they are, with module hooks only.
+
 Safety: after the forward pass the autograd graph between hooked layers is checked; an operation
-that is neither a hooked layer nor a pure re-arrangement (a functional ``x + y``, ``F.relu``,
-``x.mean(...)``, ``F.conv2d``) raises :class:`~signxai_captum.lrp.composites.LRPLayerError`, because the
+that is neither a hooked layer nor a pure re-arrangement (e.g. a functional ``x + y`` in a model
+that could not be traced) raises :class:`~signxai_captum.lrp.composites.LRPLayerError`, because the
 plain gradient through it would silently break the rules.
 """
 
@@ -28,9 +34,11 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import nn
 
+from .. import blocks
 from .canonizers import Canonizer, canonized
-from .composites import Composite, LayerDecision, LRPLayerError
-from .rules import LayerCall, Pass, Rule
+from .composites import Composite, LayerDecision, LRPLayerError, is_affine
+from .functional import FunctionalOp, traced_view
+from .rules import GateRule, LayerCall, Pass, Rule, SumRule
 
 __all__ = ["RelevanceSession", "relevance_session"]
 
@@ -114,11 +122,94 @@ def _tensors(args: Sequence[Any]) -> tuple[torch.Tensor, ...] | None:
     return tuple(args)
 
 
+def _single_parent(node: Any) -> Any:
+    parents = [n for n, _ in node.next_functions if n is not None]
+    return parents[0] if len(parents) == 1 else None
+
+
+def _module_of(node: Any) -> nn.Module | None:
+    state = getattr(node, "state", None)
+    if isinstance(state, _NodeState) and state.call is not None:
+        return state.call.module
+    return None
+
+
+# what a gate may pass through between its sigmoid and the product (reshapes, broadcasts, indexing)
+_GATE_THROUGH_NODES = re.compile(
+    r"^(View|UnsafeView|ReshapeAlias|Clone|Permute|Transpose|T|Squeeze\w*|Unsqueeze\w*|ToCopy|Alias|Expand|"
+    r"Contiguous|Slice|Select|Index|Repeat|Cat|Stack)Backward\d*$"
+)
+
+
+def _through_reshapes(node: Any) -> Any:
+    while node is not None and _GATE_THROUGH_NODES.match(type(node).__name__):
+        node = _single_parent(node)
+    return node
+
+
+def _is_gate_module(module: nn.Module) -> bool:
+    return (
+        isinstance(module, (nn.Sigmoid, nn.Hardsigmoid))
+        or getattr(module, "gate_source", False) is True
+        or getattr(module, "lrp_gate_source", False) is True
+    )
+
+
+def _scale_of(module: nn.Module) -> float | None:
+    """The factor of an element-wise scaling layer (``x * c``, ``x / d``), else None."""
+    if isinstance(module, FunctionalOp):
+        return module.scale if module.lrp_rule == "affine" else None
+    constant_op = getattr(blocks, "ConstantOp", None)
+    if constant_op is not None and isinstance(module, constant_op):
+        constant = module.constant.detach()
+        if constant.numel() != 1 or module.op not in ("multiply", "divide"):
+            return None
+        value = float(constant.reshape(-1)[0])
+        return value if module.op == "multiply" else (1.0 / value if value != 0 else None)
+    if isinstance(module, blocks.Rescaling):
+        scale, offset = module.scale.detach(), module.offset.detach()
+        if scale.numel() and bool((scale == scale.reshape(-1)[0]).all()) and not bool(offset.any()):
+            return float(scale.reshape(-1)[0])
+    return None
+
+
+def _is_relu6(module: nn.Module | None) -> bool:
+    if module is None:
+        return False
+    if isinstance(module, nn.ReLU6):
+        return True
+    if isinstance(module, nn.Hardtanh):
+        return module.min_val == 0.0 and module.max_val == 6.0
+    return getattr(module, "relu6_like", False) is True or getattr(module, "lrp_relu6", False) is True
+
+
+def _is_gate(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` was produced by a sigmoid-like activation (through reshapes/broadcasts)."""
+    node = _through_reshapes(tensor.grad_fn)
+    if node is None:
+        return False
+    name = type(node).__name__
+    if name.startswith(("SigmoidBackward", "HardsigmoidBackward")):
+        return True
+    module = _module_of(node)
+    if module is None:
+        return False
+    if _is_gate_module(module):
+        return True
+    scale = _scale_of(module)
+    if scale is not None and abs(scale - 1.0 / 6.0) < 1e-6:  # ReLU6(x + 3) / 6
+        parent = _through_reshapes(_single_parent(node))
+        return parent is not None and _is_relu6(_module_of(parent))
+    return False
+
+
 class RelevanceSession:
     """The hooks of one LRP explanation; created by :func:`relevance_session`.
 
     Attributes
     ----------
+    module : torch.nn.Module
+        What to call for the forward pass: the model, or its FX view (same modules and weights).
     input_layers : list of str
         Paths of the kernel layers that were treated as input layers (filled during the forward).
     layer_rules : dict of str to Rule
@@ -127,16 +218,22 @@ class RelevanceSession:
 
     def __init__(self, composite: Composite) -> None:
         self.composite = composite
+        self.module: nn.Module | None = None
         self.input_layers: list[str] = []
         self.layer_rules: dict[str, Rule] = {}
         self._leaves: tuple[torch.Tensor, ...] = ()
         self._handles: list[Any] = []
         # id(padded output) -> (padded output, padding module, unpadded input) of kernel paddings
         self._padded: dict[int, tuple[torch.Tensor, nn.Module, torch.Tensor]] = {}
+        self._opaque: frozenset[str] = frozenset()
 
     # -- set-up ---------------------------------------------------------------------------------
-    def _register(self, model: nn.Module, extra: Sequence[tuple[str, nn.Module]]) -> None:
+    def _register(
+        self, model: nn.Module, extra: Sequence[tuple[str, nn.Module]], original: nn.Module | None = None
+    ) -> None:
         paths = {path for path, _ in model.named_modules()} | {path for path, _ in extra}
+        if original is not None and original is not model:
+            paths |= {path for path, _ in original.named_modules()}
         unknown = sorted(set(self.composite.path_rules) - paths)
         if unknown:
             import difflib
@@ -146,12 +243,20 @@ class RelevanceSession:
                 "layer_rules name modules the model does not have: "
                 + "; ".join(f"{p!r} (close: {', '.join(h) or 'none'})" for p, h in hints.items())
             )
+        self._opaque = getattr(model, "lrp_opaque", frozenset())
         self._visit(model, "")
         for path, module in extra:
             self._hook(path, module, self.composite.decide(path, module))
 
     def _visit(self, module: nn.Module, path: str) -> None:
         decision = self.composite.decide(path, module)
+        if decision.action == "container" and path in self._opaque:
+            decision = LayerDecision(
+                "unsupported",
+                message=f"LRP has no rule for layer '{path}' ({type(module).__module__}.{type(module).__name__}): "
+                "its forward computes with its parameters directly (attention: a product of two signals and a "
+                f"softmax); give it a rule with layer_rules={{'{path}': rule}} if one applies",
+            )
         if decision.action != "container":
             self._hook(path, module, decision)
             return
@@ -189,7 +294,13 @@ class RelevanceSession:
         return hook
 
     def _on_forward(self, path: str, module: nn.Module, decision: LayerDecision, args: tuple[Any, ...], output: Any) -> Any:
-        inputs = _tensors(args)
+        if isinstance(module, FunctionalOp):
+            path = f"{module.label} {module.where}"
+            inputs = tuple(a for a in args[: module.n_inputs] if isinstance(a, torch.Tensor)) or None
+            if inputs is None or not isinstance(output, torch.Tensor):
+                return None  # arithmetic on sizes, not on the relevance path
+        else:
+            inputs = _tensors(args)
         if inputs is None or not isinstance(output, torch.Tensor):
             raise LRPLayerError(
                 f"LRP: '{path}' ({type(module).__name__}) must be called with tensors and return one tensor, "
@@ -205,6 +316,11 @@ class RelevanceSession:
         else:
             is_input = decision.kind is not None and self._is_input_layer(inputs[0])
             rule = decision.rule
+        gates = None
+        if isinstance(rule, (GateRule, SumRule)) and isinstance(module, FunctionalOp) and len(inputs) == 1:
+            rule = Pass()  # the other operand turned out to be a number: element-wise affine
+        elif isinstance(rule, GateRule):
+            gates = self._gates(path, module, inputs)
         if rule.needs_kernel and decision.kind is None:
             raise LRPLayerError(
                 f"LRP: rule {rule!r} needs a Linear or convolution layer, but '{path}' is a {type(module).__name__}"
@@ -219,11 +335,30 @@ class RelevanceSession:
             output=output if rule.needs_output else None,
             is_input_layer=is_input,
             padding=(padded[1], padded[2]) if padded is not None and padded[0] is inputs[0] else None,
+            gates=gates,
         )
         state = _NodeState(call, rule, output.detach())
         if not keep_inputs:
             state.input_shapes = tuple(x.shape for x in inputs)
         return _RelevanceFunction.apply(state, *inputs)
+
+    @staticmethod
+    def _gates(path: str, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[bool, ...]:
+        """Which factors of a product are gates; raise if more than one factor is a signal."""
+        declared = getattr(module, "gate_inputs", None)  # the converter's Multiply may know its gates
+        if isinstance(declared, tuple) and len(inputs) > 1:
+            gates = tuple(i in declared for i in range(len(inputs)))
+        else:
+            gates = tuple(_is_gate(x) for x in inputs)
+        signals = sum(1 for x, g in zip(inputs, gates) if not g and x.requires_grad)
+        if signals > 1:
+            where = path if isinstance(module, FunctionalOp) else f"'{path}' ({type(module).__name__})"
+            raise LRPLayerError(
+                f"LRP: the product {where} multiplies {len(inputs)} signals and none of them (or not all but one) "
+                "is a gate, i.e. the output of a sigmoid or hard-sigmoid (nn.Sigmoid, nn.Hardsigmoid, "
+                "torch.sigmoid, F.hardsigmoid, ReLU6(x + 3) / 6): LRP has no rule for a product of two signals"
+            )
+        return gates
 
     # -- data flow --------------------------------------------------------------------------------
     def _is_input_layer(self, tensor: torch.Tensor) -> bool:
@@ -235,7 +370,12 @@ class RelevanceSession:
             name = type(node).__name__
             if name == "AccumulateGrad":
                 return any(node.variable is leaf for leaf in self._leaves)
-            if not _LOOK_THROUGH_NODES.match(name):
+            state = getattr(node, "state", None)
+            if isinstance(state, _NodeState):  # element-wise affine layers are looked through
+                module = state.call.module if state.call is not None else None
+                if module is None or not is_affine(module):
+                    return False
+            elif not _LOOK_THROUGH_NODES.match(name):
                 return False
             if name.startswith("ConstantPadNd") and any(p >= 2**63 or p < 0 for p in getattr(node, "_saved_pad", ())):
                 return False  # negative widths: cropping, not padding
@@ -278,7 +418,8 @@ class RelevanceSession:
                 stack.append((parent, where))
         if problems:
             raise LRPLayerError(
-                "LRP cannot see these functional operations in the model's forward: "
+                "LRP cannot see these functional operations in the model's forward (the model could not be traced "
+                "with torch.fx, or trace=False): "
                 + "; ".join(sorted(set(problems)))
                 + ". Relevance would pass through them as a plain gradient, which breaks the rules. Write them as "
                 "modules: activations as nn.ReLU() etc., residual sums as signxai_captum.lrp.canonizers.ResidualAdd() "
@@ -297,9 +438,15 @@ class RelevanceSession:
 
 @contextlib.contextmanager
 def relevance_session(
-    model: nn.Module, composite: Composite, canonizers: Sequence[Canonizer] = ()
+    model: nn.Module, composite: Composite, canonizers: Sequence[Canonizer] = (), trace: bool = True
 ) -> Iterator[RelevanceSession]:
     """Apply ``canonizers``, attach the rules of ``composite`` to ``model``; undo both on exit.
+
+    With ``trace`` (default) the forward pass runs through the cached FX view of ``model``
+    (:func:`~signxai_captum.lrp.functional.traced_view`), which gives functional operations their
+    rules; call :attr:`RelevanceSession.module` instead of ``model``. Canonizers are still applied to
+    ``model`` (``DisableInplace`` matters for its modules; forward rewrites such as
+    ``TorchvisionResNet`` only matter when the model cannot be traced).
 
     Parameters
     ----------
@@ -309,6 +456,9 @@ def relevance_session(
         The rules.
     canonizers : sequence of Canonizer
         Temporary rewrites (fresh instances per session).
+    trace : bool, default True
+        Whether to use the FX view (``False``: module hooks only, functional operations on the
+        relevance path are an error).
 
     Yields
     ------
@@ -316,10 +466,12 @@ def relevance_session(
         Call :meth:`RelevanceSession.set_inputs` before the forward pass and
         :meth:`RelevanceSession.check_graph` on its output.
     """
+    view = traced_view(model, composite) if trace else None
     session = RelevanceSession(composite)
+    session.module = model if view is None else view
     with canonized(model, canonizers) as extra:
         try:
-            session._register(model, extra)
+            session._register(session.module, extra, model)
             yield session
         finally:
             session.close()

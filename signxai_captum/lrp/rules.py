@@ -49,6 +49,7 @@ __all__ = [
     "Route",
     "BatchNormRule",
     "SumRule",
+    "GateRule",
     "rule_from_spec",
     "as_rule",
 ]
@@ -85,6 +86,8 @@ class LayerCall:
     output: torch.Tensor | None
     is_input_layer: bool = False
     padding: tuple[nn.Module, torch.Tensor] | None = field(default=None, repr=False)
+    #: for a gating product: which inputs are gates (they get no relevance); set by the engine
+    gates: tuple[bool, ...] | None = None
 
     @property
     def x(self) -> torch.Tensor:
@@ -643,6 +646,26 @@ class SumRule(Rule):
         return tuple(_sum_to(term * scaled, x.shape) for term, x in zip(terms, call.inputs))
 
 
+class GateRule(Rule):
+    """Gating products ``y = x * g`` (squeeze-excitation, hard-swish/swish written out).
+
+    The gate ``g`` (a factor produced by a sigmoid or hard-sigmoid) is treated as a constant: all
+    relevance goes to the other factor, ``R_x = R``, and the gate gets none. Which inputs are gates
+    is found by the engine when the product runs (:attr:`LayerCall.gates`); when every factor is
+    a gate, the first one gets the relevance.
+    """
+
+    name = "gate"
+    needs_output = False
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        gates = call.gates if call.gates is not None else (False,) + (True,) * (len(call.inputs) - 1)
+        receiver = next((i for i, g in enumerate(gates) if not g), 0)
+        return tuple(
+            _sum_to(relevance, x.shape) if i == receiver else None for i, x in enumerate(call.inputs)
+        )
+
+
 def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """Sum a broadcast result back to an input's shape."""
     if tensor.shape == shape:
@@ -675,6 +698,7 @@ _BY_NAME: dict[str, Any] = {
     "route": lambda p: Route(),
     "batch_norm": lambda p: BatchNormRule(),
     "sum": lambda p: SumRule(p.get("coefficients")),
+    "gate": lambda p: GateRule(),
 }
 
 
@@ -686,7 +710,7 @@ def rule_from_spec(name: str, params: Mapping[str, Any] | None = None) -> Rule:
     name : str
         ``z``, ``epsilon``, ``std_x_epsilon``, ``alpha_beta``, ``z_plus``, ``gamma``,
         ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu``, or the layer rules
-        ``pass``, ``route``, ``batch_norm``, ``sum``.
+        ``pass``, ``route``, ``batch_norm``, ``sum``, ``gate``.
     params : mapping, optional
         The rule's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta`` with the optional
         ``alpha_beta_bias`` and ``use_bias``, ``gamma``, ``low``/``high``, ``mu``).

@@ -64,6 +64,11 @@ class LRP(SignXAIAttribution):
         :meth:`attribute` to get fresh instances.
     initial_relevance : {"logit", "one"}, default "logit"
         Seed at the selected output: its value f_c(x) (SPEC §1) or 1.
+    trace : bool, default True
+        Run the forward pass through a cached ``torch.fx`` view of the model, so that operations
+        written in ``forward`` (``F.relu``, ``x + y``, ``x.mean(...)``, ``x * gate``...) get their
+        rules (:mod:`signxai_captum.lrp.functional`); models that cannot be traced, and ``False``,
+        use module hooks only.
 
     Notes
     -----
@@ -79,8 +84,10 @@ class LRP(SignXAIAttribution):
         layer_rules: Mapping[Any, RuleLike] | None = None,
         canonizers: Sequence[Canonizer] | Callable[[], Sequence[Canonizer]] | None = None,
         initial_relevance: Literal["logit", "one"] = "logit",
+        trace: bool = True,
     ) -> None:
         super().__init__(model)
+        self.trace = bool(trace)
         self.composite = _composite(rule, input_rule, layer_rules)
         if canonizers is None:
             canonizers = default_canonizers
@@ -106,7 +113,7 @@ class LRP(SignXAIAttribution):
             Keyword overrides of the name's parameters (``epsilon=``, ``mu=``, ``low=``...), plus
             ``layer_rules``, ``canonizers`` and ``initial_relevance`` for the attribution.
         """
-        options = {k: kwargs.pop(k) for k in ("layer_rules", "canonizers", "initial_relevance") if k in kwargs}
+        options = {k: kwargs.pop(k) for k in ("layer_rules", "canonizers", "initial_relevance", "trace") if k in kwargs}
         spec = method if isinstance(method, MethodSpec) else parse(method, **kwargs)
         if not spec.is_lrp:
             raise ValueError(f"{spec.name!r} is not an LRP method")
@@ -176,15 +183,19 @@ class LRP(SignXAIAttribution):
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
     ) -> tuple[torch.Tensor, ...]:
         canonizers = self._canonizers() if callable(self._canonizers) else self._canonizers
-        with relevance_session(self.forward_func, self.composite, canonizers) as session:
+        with relevance_session(self.forward_func, self.composite, canonizers, self.trace) as session:
             leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
             session.set_inputs(leaves)
+            model = self.forward_func
+            self.forward_func = session.module  # the FX view (same modules) or the model itself
             try:
                 output = self._forward(leaves, additional_forward_args)
             except ValueError as error:  # _forward wraps errors raised by the model: show ours as they are
                 if isinstance(error.__cause__, LRPLayerError):
                     raise error.__cause__ from None
                 raise
+            finally:
+                self.forward_func = model
             session.check_graph(output)
             targets = self._targets(target, output)
             selected = output.gather(1, targets[:, None])

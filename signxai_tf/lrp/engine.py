@@ -22,17 +22,22 @@ from shared_spec import LRPRule, LRPRuleSet, resolve_targets
 
 from ..softmax import looks_like_probabilities
 from ..tracing import quiet_retracing
-from .graph import Graph, Step, trace
+from .graph import Graph, Step, application_layer_kind, is_reshape_op, op_kind, trace
 from .layers import (
     ACTIVATIONS,
+    AFFINE,
     AVERAGE_POOLING,
     GRADIENT_ROUTED,
     LOOK_THROUGH,
+    NORMALIZATIONS,
     PASS_THROUGH,
     KernelLayer,
+    is_gate_activation,
     is_linear_activation,
+    is_nonneg_activation,
     is_relu,
-    kernel_layer,
+    is_relu6,
+    kernel_layers,
     layer_error,
 )
 from .rules import apply_rule, stabilize, vjp
@@ -62,16 +67,73 @@ def _pass_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) ->
     return [r]
 
 
-def _kernel_forward(k: KernelLayer) -> Forward:
+def _kernel_forward(parts: tuple[KernelLayer, ...]) -> Forward:
+    """Forward of a kernel layer as a chain of parts; aux = (inputs of the parts, their z without bias, z)."""
+
     def forward(step: Step, ins: list) -> tuple[list, Any]:
-        (a,) = ins
-        z_nb = k.linear(a, k.kernel)
-        z = k.add_bias(z_nb, k.bias)
-        act = k.activation
+        a = ins[0]
+        part_inputs, part_z_nb = [], []
+        z = a
+        for k in parts:
+            part_inputs.append(a)
+            z_nb = k.linear(a, k.kernel)
+            part_z_nb.append(z_nb)
+            z = k.add_bias(z_nb, k.bias)
+            a = z
+        act = parts[-1].activation
         y = z if is_linear_activation(act) else act(z)
-        return [y], (z_nb, z)
+        return [y], (part_inputs, part_z_nb, z)
 
     return forward
+
+
+def _unbroadcast(r: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    """Sum ``r`` (shaped like a broadcast result) back to the shape of the operand ``x``."""
+    if r.shape.is_fully_defined() and x.shape.is_fully_defined() and r.shape == x.shape:
+        return r
+    axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(x), s1=tf.shape(r))
+    return tf.reshape(tf.reduce_sum(r, axis=axes), tf.shape(x))
+
+
+def _sum_rule(signs: tuple[float, ...]) -> Backward:
+    """The Z rule over addends ``signs[i] * x_i`` (Add, Subtract): R_i = R s_i x_i / y, 0/0 = 0."""
+
+    def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+        s = tf.math.divide_no_nan(r, outs[0])
+        return [_unbroadcast(x * s if sign == 1.0 else (sign * x) * s, x) for x, sign in zip(ins, signs)]
+
+    return backward
+
+
+def _scaled_add_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    """inception_resnet_v2's CustomScaleLayer, y = x_0 + scale x_1: the Z rule over the two addends."""
+    x0, x1 = ins
+    s = tf.math.divide_no_nan(r, outs[0])
+    return [_unbroadcast(x0 * s, x0), _unbroadcast((float(step.layer.scale) * x1) * s, x1)]
+
+
+def _route_to(index: int, n: int) -> Backward:
+    """All relevance to input ``index`` (a product with gates: the gates get none)."""
+
+    def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+        out: list = [None] * n
+        out[index] = _unbroadcast(r, ins[index])
+        return out
+
+    return backward
+
+
+def _unchanged_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    """Pass-through for element-wise layers/ops of one tensor (reduced if the tensor was broadcast)."""
+    return [_unbroadcast(r, ins[0])]
+
+
+def _all_close_to(value: Any, target: float) -> bool:
+    try:
+        arr = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+    except Exception:  # not a number (a string, None, an unconvertible object)
+        return False
+    return arr.size > 0 and bool(np.allclose(arr, target, rtol=1e-6, atol=0.0))
 
 
 def _average_pool_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
@@ -120,6 +182,9 @@ class _Plan:
         self.backward: list[Backward] = []
         self.rules_used: dict[str, LRPRule] = {}  # layer name -> rule (LRP), for inspection and tests
         self.non_relu: list[str] = []
+        self.gates: set[Hashable] = set()  # tensors produced by sigmoid-like activations (gates of products)
+        self.relu6: set[Hashable] = set()  # tensors produced by ReLU6 (hard sigmoid written out: ReLU6(x+3)/6)
+        self.producer: dict[Hashable, str] = {}  # tensor -> the layer that produced it, for error messages
         self.compiled: Callable[..., tuple[tf.Tensor, tf.Tensor]] = tf.function(self.run, reduce_retracing=True)
         raw: set[Hashable] = {self.graph.input}  # the input, seen through LOOK_THROUGH layers
         nonneg: set[Hashable] = set()
@@ -134,38 +199,66 @@ class _Plan:
         layer = step.layer
         out = step.outputs[0]
         all_nonneg = all(k in nonneg for k in step.inputs)
-        if isinstance(layer, LOOK_THROUGH) and all(k in raw for k in step.inputs):
+        all_raw = all(k in raw for k in step.inputs)
+        op = op_kind(layer)
+        app = application_layer_kind(layer)
+        self._track_gates(step, op)
+        if all_raw and (
+            isinstance(layer, LOOK_THROUGH) or app == "scale" or self._is_affine_op(step, op) or is_reshape_op(layer)
+        ):
             raw.add(out)
-        k = kernel_layer(layer)
+        parts = kernel_layers(layer)
         if self.mode == "lrp":
-            if k is not None:
-                rule = rules.for_layer(k.kind, step.inputs[0] in raw)
-                self.rules_used[layer.name] = rule
-                if is_relu(k.activation):
+            if parts is not None:
+                part_rules = []
+                for i, k in enumerate(parts):
+                    rule = rules.for_layer(k.kind, i == 0 and step.inputs[0] in raw)
+                    self.rules_used[k.name] = rule
+                    part_rules.append(rule)
+                if is_nonneg_activation(parts[-1].activation):
                     nonneg.add(out)
-                return _kernel_forward(k), self._lrp_kernel_backward(k, rule, step.inputs[0] in nonneg)
-            if isinstance(layer, PASS_THROUGH):
-                if is_relu(layer) or (all_nonneg and not isinstance(layer, ACTIVATIONS)):
+                return _kernel_forward(parts), self._lrp_kernel_backward(parts, part_rules, step.inputs[0] in nonneg)
+            if isinstance(layer, PASS_THROUGH) or app == "identity":
+                if is_nonneg_activation(layer) or (all_nonneg and not isinstance(layer, ACTIVATIONS)):
                     nonneg.add(out)
                 return _call_forward, _pass_backward
+            if isinstance(layer, AFFINE + NORMALIZATIONS) or app == "scale" or op == "norm":
+                return _call_forward, _unchanged_backward
+            if op in ("activation", "gate_activation", "relu6"):
+                if type(layer).__name__ in ("Relu", "Relu6", "Sigmoid", "HardSigmoid", "Softplus"):
+                    nonneg.add(out)
+                return _call_forward, _unchanged_backward
             if all_nonneg:
                 nonneg.add(out)
-            if isinstance(layer, GRADIENT_ROUTED):
+            if isinstance(layer, GRADIENT_ROUTED) or op == "route":
                 return _call_forward, _gradient_backward
-            if isinstance(layer, AVERAGE_POOLING):
+            if isinstance(layer, keras.layers.UpSampling2D):
+                if layer.interpolation == "nearest":
+                    return _call_forward, _gradient_backward
+                nonneg.discard(out)  # bilinear/bicubic weights can be negative
                 return _call_forward, _average_pool_backward
-            if isinstance(layer, keras.layers.Add):
-                return _call_forward, _add_backward
+            if isinstance(layer, AVERAGE_POOLING) or op == "linear":
+                return _call_forward, _average_pool_backward
+            if isinstance(layer, keras.layers.Add) or (op == "add" and len(step.inputs) > 1):
+                return _call_forward, _sum_rule((1.0,) * len(step.inputs))
+            if app == "scaled_add" and len(step.inputs) == 2:
+                return _call_forward, _scaled_add_backward
             nonneg.discard(out)
+            if isinstance(layer, keras.layers.Subtract) or (op == "subtract" and len(step.inputs) == 2):
+                return _call_forward, _sum_rule((1.0, -1.0))
+            if self._is_affine_op(step, op):
+                return _call_forward, _unchanged_backward
+            if isinstance(layer, keras.layers.Multiply) or (op == "multiply" and len(step.inputs) > 1):
+                return _call_forward, _route_to(self._gated_factor(step), len(step.inputs))
             if isinstance(layer, keras.layers.BatchNormalization):
                 return _call_forward, _batch_norm_backward
-            raise layer_error(layer, self.method)
+            raise layer_error(layer, self.method, self._where(step))
         # guided backprop / deconvnet: plain gradient except at ReLUs
-        if k is not None:
-            act = k.activation
+        if parts is not None:
+            act = parts[-1].activation
             if not (is_linear_activation(act) or is_relu(act)):
                 self.non_relu.append(f"{layer.name} (activation {getattr(act, '__name__', act)})")
-            return _kernel_forward(k), self._relu_kernel_backward(k)
+            return _kernel_forward(parts), self._relu_kernel_backward(parts)
         if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)) and is_relu(layer):
             return _call_forward, self._relu_layer_backward()
         if isinstance(layer, ACTIVATIONS) and not (
@@ -174,19 +267,85 @@ class _Plan:
             self.non_relu.append(f"{layer.name} ({type(layer).__name__})")
         return _call_forward, _gradient_backward
 
+    # ------------------------------------------------------------------ products, gates, constants
+
     @staticmethod
-    def _lrp_kernel_backward(k: KernelLayer, rule: LRPRule, nonneg: bool) -> Backward:
+    def _is_affine_op(step: Step, op: str | None) -> bool:
+        """A ``keras.ops`` add/subtract/multiply/divide of one tensor by constants, or a negation."""
+        if op == "negative":
+            return True
+        if op not in ("add", "subtract", "multiply", "divide") or len(step.inputs) != 1:
+            return False
+        operands = step.operands()
+        if op == "divide" and (not operands or operands[0][0] != "tensor"):
+            return False  # constant / x is not affine in x
+        return True
+
+    def _track_gates(self, step: Step, op: str | None) -> None:
+        """Record which tensors are gates (sigmoid-like outputs) and ReLU6 outputs, and who made each tensor."""
+        layer = step.layer
+        out = step.outputs[0]
+        self.producer[out] = f"{getattr(layer, 'name', layer)!r} ({type(layer).__name__})"
+        parts = kernel_layers(layer)
+        gate = False
+        if parts is not None:
+            gate = is_gate_activation(parts[-1].activation)
+            if is_relu6(parts[-1].activation):
+                self.relu6.add(out)
+        elif isinstance(layer, keras.layers.Activation) and is_gate_activation(layer):
+            gate = True
+        elif op == "gate_activation":
+            gate = True
+        elif (isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)) and is_relu6(layer)) or op == "relu6":
+            self.relu6.add(out)
+        elif op in ("multiply", "divide") and len(step.inputs) == 1 and step.inputs[0] in self.relu6:
+            constants = [v for kind, v in step.operands() if kind == "constant"]
+            target = 1.0 / 6.0 if op == "multiply" else 6.0
+            position_ok = op == "multiply" or step.operands()[0][0] == "tensor"
+            gate = position_ok and len(constants) == 1 and _all_close_to(constants[0], target)
+        elif len(step.inputs) == 1 and step.inputs[0] in self.gates and (
+            isinstance(layer, (keras.layers.Reshape, keras.layers.Flatten, keras.layers.Permute))
+            or (op == "route" and type(layer).__name__ in ("Reshape", "ExpandDims", "Squeeze", "BroadcastTo", "Transpose"))
+        ):
+            gate = True
+        if gate:
+            self.gates.add(out)
+
+    def _gated_factor(self, step: Step) -> int:
+        """The index of the factor that gets the relevance of a product (the others must be gates)."""
+        free = [i for i, key in enumerate(step.inputs) if key not in self.gates]
+        if len(free) > 1:
+            layer = step.layer
+            factors = ", ".join(self.producer.get(step.inputs[i], "the model input") for i in free)
+            raise NotImplementedError(
+                f"{self.method} has no rule for the product {getattr(layer, 'name', layer)!r} of class "
+                f"{type(layer).__name__}: it multiplies non-constant tensors (from {factors}) none of which is a gate "
+                "(the output of a sigmoid or hard sigmoid, which LRP treats as a constant); products of two "
+                "non-constant tensors (attention) have no LRP rule: use a gradient-based method for this model"
+            )
+        return free[0] if free else 0
+
+    def _where(self, step: Step) -> str:
+        sources = ", ".join(self.producer.get(k, "the model input") for k in step.inputs)
+        return f"fed by {sources}" if sources else ""
+
+    @staticmethod
+    def _lrp_kernel_backward(parts: tuple[KernelLayer, ...], part_rules: list[LRPRule], nonneg: bool) -> Backward:
         def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
-            return [apply_rule(rule.name, rule.params, k, ins[0], aux[0], r, nonneg)]
+            part_inputs, part_z_nb, _ = aux
+            for i in reversed(range(len(parts))):
+                rule = part_rules[i]
+                r = apply_rule(rule.name, rule.params, parts[i], part_inputs[i], part_z_nb[i], r, nonneg and i == 0)
+            return [r]
 
         return backward
 
-    def _relu_kernel_backward(self, k: KernelLayer) -> Backward:
+    def _relu_kernel_backward(self, parts: tuple[KernelLayer, ...]) -> Backward:
         mode = self.mode
 
         def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
-            z = aux[1]
-            act = k.activation
+            part_inputs, _, z = aux
+            act = parts[-1].activation
             if is_relu(act):
                 g = _relu_signal(mode, r, z)
             elif is_linear_activation(act):
@@ -196,7 +355,9 @@ class _Plan:
                     tape.watch(z)
                     y = act(z)
                 g = tape.gradient(y, z, output_gradients=r)
-            return [vjp(k, ins[0], g, k.kernel)]
+            for k, a in zip(reversed(parts), reversed(part_inputs)):
+                g = vjp(k, a, g, k.kernel)
+            return [g]
 
         return backward
 

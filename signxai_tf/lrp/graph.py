@@ -13,6 +13,12 @@ A layer can be called by several models (a functional model built from the layer
 one, a common transfer-learning pattern): then ``layer.input`` / ``layer.output`` are ambiguous (Keras
 returns the first call's tensors or raises). :func:`calls` lists the calls of *one* model with the
 symbolic tensors of that model's graph; use it instead of ``layer.input`` / ``layer.output``.
+
+Graphs written with tensor arithmetic on KerasTensors (``x + 3.0``, ``inputs + x``) contain
+``keras.ops`` operation nodes, whose classes live only in private modules (keras/src/ops/*.py), as do
+keras.applications' own small layers (convnext's ``LayerScale``, ``StochasticDepth``):
+:func:`op_kind` and :func:`application_layer_kind` classify them by module and class name, and
+:meth:`Step.operands` tells tensor operands from constants.
 """
 
 from __future__ import annotations
@@ -23,7 +29,71 @@ from typing import Any, Hashable, Sequence
 import keras
 import tensorflow as tf
 
-__all__ = ["Step", "Graph", "Call", "trace", "calls", "output_call"]
+__all__ = ["Step", "Graph", "Call", "trace", "calls", "output_call", "op_kind", "is_reshape_op", "application_layer_kind"]
+
+#: ``keras.ops`` operation classes (keras/src/ops/*.py) that keras.applications-style graphs contain when
+#: they are written with tensor arithmetic on KerasTensors, by what the LRP engine does with them.
+_OP_KINDS: dict[str, str] = {
+    # element-wise arithmetic: affine with a constant operand, else a sum / product rule
+    "Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Divide": "divide", "TrueDivide": "divide",
+    "Negative": "negative",
+    # sigmoid-like activations: their outputs are gates of a product
+    "Sigmoid": "gate_activation", "HardSigmoid": "gate_activation",
+    "Relu6": "relu6",
+    # other activations
+    **{name: "activation" for name in (
+        "Relu", "Silu", "HardSilu", "Gelu", "Tanh", "Elu", "Selu", "Celu", "LeakyRelu", "Softplus", "Softsign",
+        "HardTanh", "Squareplus", "SparsePlus", "Softmax", "LogSoftmax", "LogSigmoid", "Erf",
+    )},
+    # layout: route like the gradient
+    **{name: "route" for name in (
+        "Reshape", "Transpose", "ExpandDims", "Squeeze", "BroadcastTo", "Concatenate", "GetItem", "Slice", "Cast",
+        "Ravel", "Moveaxis", "Swapaxes", "Tile", "Repeat", "Pad", "Flip", "Roll", "Stack", "Copy", "MaxPool",
+        "Max", "Amax", "DepthToSpace", "SpaceToDepth",
+    )},
+    # linear reductions without bias: the Z rule over the linear map
+    **{name: "linear" for name in ("Mean", "Sum", "AveragePool", "AdaptiveAveragePool")},
+    # normalisations with data-dependent statistics: relevance passes through
+    "LayerNorm": "norm", "RMSNorm": "norm",
+}
+
+#: Op kinds that only reshape (no reordering of values across samples, no reduction).
+RESHAPE_OPS: frozenset[str] = frozenset({"Reshape", "Transpose", "ExpandDims", "Squeeze", "Ravel", "Moveaxis", "Swapaxes"})
+
+#: keras.applications' own small layers (keras/src/applications/*.py), by class name.
+_APPLICATION_LAYERS: dict[str, str] = {
+    "LayerScale": "scale",  # convnext: x * gamma (element-wise affine)
+    "StochasticDepth": "identity",  # convnext: identity in inference
+    "CustomScaleLayer": "scaled_add",  # inception_resnet_v2: inputs[0] + inputs[1] * scale
+}
+
+
+def op_kind(operation: Any) -> str | None:
+    """What a ``keras.ops`` operation node is, for the LRP engine; ``None`` for layers and unknown ops.
+
+    Returns one of ``"add"``, ``"subtract"``, ``"multiply"``, ``"divide"``, ``"negative"``,
+    ``"gate_activation"`` (sigmoid, hard sigmoid), ``"relu6"``, ``"activation"``, ``"route"``,
+    ``"linear"`` (mean, sum, average pooling), ``"norm"``, or ``"unknown_op"`` for any other
+    ``keras.ops`` operation.
+    """
+    if isinstance(operation, keras.layers.Layer):
+        return None
+    if not type(operation).__module__.startswith("keras.src.ops"):
+        return None
+    return _OP_KINDS.get(type(operation).__name__, "unknown_op")
+
+
+def is_reshape_op(operation: Any) -> bool:
+    """Whether a ``keras.ops`` node only reshapes its input (reshape, transpose, expand/squeeze dims)."""
+    return op_kind(operation) == "route" and type(operation).__name__ in RESHAPE_OPS
+
+
+def application_layer_kind(layer: Any) -> str | None:
+    """The kind of one of keras.applications' own small layers (``"scale"``, ``"identity"``,
+    ``"scaled_add"``), else ``None``."""
+    if not type(layer).__module__.startswith("keras.src.applications"):
+        return None
+    return _APPLICATION_LAYERS.get(type(layer).__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +115,24 @@ class Step:
     outputs: tuple[Hashable, ...]
     _arguments: Any = field(default=None, repr=False)
     _symbols: tuple[Any, ...] = field(default=(), repr=False)
+
+    def operands(self) -> list[tuple[str, Any]]:
+        """The positional arguments of the call: ``("tensor", key)`` or ``("constant", value)``.
+
+        Keyword arguments are left out; for Sequential steps every input is a tensor.
+        """
+        if self._arguments is None:
+            return [("tensor", key) for key in self.inputs]
+        by_id = {id(s): k for s, k in zip(self._symbols, self.inputs)}
+        out: list[tuple[str, Any]] = []
+        for arg in self._arguments.args:
+            if id(arg) in by_id:
+                out.append(("tensor", by_id[id(arg)]))
+            elif isinstance(arg, (list, tuple)) and any(id(a) in by_id for a in arg):
+                out.extend(("tensor", by_id[id(a)]) if id(a) in by_id else ("constant", a) for a in arg)
+            else:
+                out.append(("constant", arg))
+        return out
 
     def call(self, values: Sequence[tf.Tensor], layer: Any = None) -> list[tf.Tensor]:
         """Call ``layer`` (default: the step's layer) on ``values`` with the step's arguments."""

@@ -11,12 +11,18 @@ import tensorflow as tf
 __all__ = [
     "KernelLayer",
     "kernel_layer",
+    "kernel_layers",
     "is_relu",
+    "is_relu6",
+    "is_gate_activation",
+    "is_nonneg_activation",
     "is_linear_activation",
     "ACTIVATIONS",
     "PASS_THROUGH",
     "GRADIENT_ROUTED",
     "LOOK_THROUGH",
+    "AFFINE",
+    "NORMALIZATIONS",
     "AVERAGE_POOLING",
     "layer_error",
 ]
@@ -58,6 +64,18 @@ GRADIENT_ROUTED: tuple[type, ...] = (
     L.Cropping2D,
     L.Cropping3D,
     L.Concatenate,
+    L.UpSampling1D,
+    L.UpSampling3D,
+    L.RepeatVector,
+)
+
+#: Element-wise affine layers (y = a * x + b with constants a, b): relevance passes through unchanged
+#: and the input-layer search looks through them.
+AFFINE: tuple[type, ...] = (L.Rescaling, L.Normalization)
+
+#: Normalisations with data-dependent statistics, treated as constants: relevance passes through.
+NORMALIZATIONS: tuple[type, ...] = (L.LayerNormalization, L.GroupNormalization) + (
+    (L.RMSNormalization,) if hasattr(L, "RMSNormalization") else ()
 )
 
 #: Layers the input-layer rule looks through (SPEC §4.3).
@@ -69,7 +87,7 @@ LOOK_THROUGH: tuple[type, ...] = (
     L.ZeroPadding1D,
     L.ZeroPadding2D,
     L.ZeroPadding3D,
-)
+) + AFFINE
 
 #: Average pooling: the Z rule with the pooling as the linear map.
 AVERAGE_POOLING: tuple[type, ...] = (
@@ -87,6 +105,40 @@ def is_linear_activation(activation: Any) -> bool:
     return activation is None or activation is keras.activations.linear or getattr(activation, "__name__", "") == "linear"
 
 
+def _activation_name(layer_or_activation: Any) -> str:
+    if isinstance(layer_or_activation, L.Activation):
+        layer_or_activation = layer_or_activation.activation
+    return getattr(layer_or_activation, "__name__", "")
+
+
+def is_relu6(layer_or_activation: Any) -> bool:
+    """Whether a ``ReLU`` layer is ReLU6 (``max_value=6``), or a fused activation / ``Activation`` is relu6."""
+    if isinstance(layer_or_activation, L.ReLU):
+        return (
+            layer_or_activation.max_value is not None
+            and float(layer_or_activation.max_value) == 6.0
+            and float(layer_or_activation.negative_slope) == 0.0
+            and float(layer_or_activation.threshold) == 0.0
+        )
+    return _activation_name(layer_or_activation) == "relu6"
+
+
+def is_gate_activation(layer_or_activation: Any) -> bool:
+    """Whether a fused activation or an ``Activation`` layer is sigmoid-like (sigmoid, hard sigmoid)."""
+    if isinstance(layer_or_activation, L.Layer) and not isinstance(layer_or_activation, L.Activation):
+        return False
+    return _activation_name(layer_or_activation) in ("sigmoid", "hard_sigmoid")
+
+
+def is_nonneg_activation(layer_or_activation: Any) -> bool:
+    """Whether the output of a fused activation or an activation layer is always >= 0."""
+    if isinstance(layer_or_activation, L.ReLU):
+        return float(layer_or_activation.negative_slope) == 0.0 and float(layer_or_activation.threshold) >= 0.0
+    if isinstance(layer_or_activation, L.Layer) and not isinstance(layer_or_activation, L.Activation):
+        return False
+    return _activation_name(layer_or_activation) in ("relu", "relu6", "sigmoid", "hard_sigmoid", "softplus")
+
+
 def is_relu(layer_or_activation: Any) -> bool:
     """Whether a fused activation function, an ``Activation`` layer or a ``ReLU`` layer is the plain ReLU."""
     if isinstance(layer_or_activation, L.ReLU):
@@ -100,18 +152,30 @@ def is_relu(layer_or_activation: Any) -> bool:
     return layer_or_activation is keras.activations.relu or getattr(layer_or_activation, "__name__", "") == "relu"
 
 
-def layer_error(layer: Any, method: str) -> NotImplementedError:
-    """The error for a layer the method has no rule for, naming the layer and its class."""
+def layer_error(layer: Any, method: str, detail: str = "") -> NotImplementedError:
+    """The error for a layer or ``keras.ops`` operation the method has no rule for.
+
+    The message names the layer, its class, and what to do.
+    """
+    what = "layer" if isinstance(layer, L.Layer) else "operation"
     return NotImplementedError(
-        f"{method} has no rule for layer {getattr(layer, 'name', layer)!r} of class {type(layer).__name__}; "
-        "supported: Dense, Conv1D/2D/3D, BatchNormalization, Add, Concatenate, pooling, Flatten/Reshape/"
-        "Permute/padding/cropping, activations and dropout"
+        f"{method} has no rule for {what} {getattr(layer, 'name', layer)!r} of class {type(layer).__name__}"
+        + (f" ({detail})" if detail else "")
+        + "; supported: Dense, Conv1D/2D/3D (grouped), DepthwiseConv1D/2D, SeparableConv1D/2D, Conv*DTranspose, "
+        "BatchNormalization, LayerNormalization/GroupNormalization, Rescaling/Normalization, Add/Subtract, "
+        "Multiply with a sigmoid-like gate, Concatenate, pooling and mean/sum, UpSampling, Flatten/Reshape/Permute/"
+        "padding/cropping, activations, dropout, and keras.ops arithmetic with constants. To explain this model "
+        "with LRP, rebuild it from supported layers (e.g. replace a Lambda by keras layers or keras.ops calls), "
+        "or use a gradient-based method (gradient, integrated_gradients, smoothgrad), which works on any layer"
     )
 
 
 @dataclass(frozen=True, eq=False)
 class KernelLayer:
-    """A Dense or convolution layer seen as ``z = linear(a, kernel) + bias``, activation apart.
+    """A kernel layer (or one part of it) seen as ``z = linear(a, kernel) + bias``, activation apart.
+
+    A SeparableConv is two parts (depthwise without bias, then pointwise with the layer's bias and
+    activation); every other kernel layer is one part.
 
     Attributes
     ----------
@@ -120,31 +184,44 @@ class KernelLayer:
     kind : str
         ``"dense"`` or ``"conv"`` (selects the rule of an LRP preset).
     linear : callable
-        ``linear(a, kernel)``: the layer's linear map without bias, for any kernel of the layer's shape.
+        ``linear(a, kernel)``: the part's linear map without bias, for any kernel of the part's shape.
+    kernel_name : str
+        The layer attribute holding this part's kernel.
+    part : str
+        ``""`` for a one-part layer, ``"depthwise"`` / ``"pointwise"`` for the parts of a SeparableConv.
     """
 
     layer: Any
     kind: str
     linear: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     _bias_shape: tuple[int, ...]
+    kernel_name: str = "kernel"
+    has_bias: bool = True
+    has_activation: bool = True
+    part: str = ""
+
+    @property
+    def name(self) -> str:
+        """The layer's name, with ``/depthwise`` or ``/pointwise`` for a part of a SeparableConv."""
+        return self.layer.name + (f"/{self.part}" if self.part else "")
 
     @property
     def kernel(self) -> tf.Tensor:
         """The kernel as a tensor."""
-        return tf.convert_to_tensor(self.layer.kernel)
+        return tf.convert_to_tensor(getattr(self.layer, self.kernel_name))
 
     @property
     def bias(self) -> tf.Tensor | None:
         """The bias reshaped to broadcast against the layer output, or ``None``."""
-        bias = getattr(self.layer, "bias", None)
+        bias = getattr(self.layer, "bias", None) if self.has_bias else None
         if bias is None:
             return None
         return tf.reshape(tf.convert_to_tensor(bias), self._bias_shape)
 
     @property
     def activation(self) -> Any:
-        """The fused activation function (``None`` for none)."""
-        return getattr(self.layer, "activation", None)
+        """The fused activation function (``None`` for none, also for the depthwise part of a SeparableConv)."""
+        return getattr(self.layer, "activation", None) if self.has_activation else None
 
     def add_bias(self, z: tf.Tensor, bias: tf.Tensor | None) -> tf.Tensor:
         """``z + bias`` (``bias`` as returned by :attr:`bias` or transformed from it)."""
@@ -157,8 +234,23 @@ def _dense_linear(a: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
     return tf.tensordot(a, kernel, axes=[[a.shape.rank - 1], [0]])
 
 
-def kernel_layer(layer: Any) -> KernelLayer | None:
-    """Return the :class:`KernelLayer` view of a Dense/Conv1D/Conv2D/Conv3D layer, else ``None``.
+def _bias_shape(layer: Any) -> tuple[int, ...]:
+    rank = layer.rank
+    if layer.data_format == "channels_last":
+        return (1,) * (rank + 1) + (-1,)
+    return (1, -1) + (1,) * rank
+
+
+_DEPTHWISE = tuple(getattr(L, n) for n in ("DepthwiseConv1D", "DepthwiseConv2D") if hasattr(L, n))
+_SEPARABLE = tuple(getattr(L, n) for n in ("SeparableConv1D", "SeparableConv2D") if hasattr(L, n))
+_TRANSPOSED = (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
+
+
+def kernel_layers(layer: Any) -> tuple[KernelLayer, ...] | None:
+    """The :class:`KernelLayer` parts of a kernel layer, input side first, else ``None``.
+
+    Dense, Conv1D/2D/3D (grouped included), DepthwiseConv1D/2D and Conv1D/2D/3DTranspose are one part;
+    SeparableConv1D/2D is two (depthwise, pointwise).
 
     Raises
     ------
@@ -168,20 +260,105 @@ def kernel_layer(layer: Any) -> KernelLayer | None:
     if isinstance(layer, L.Dense):
         if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
             raise NotImplementedError(f"Dense layer {layer.name!r} is quantized or LoRA-enabled; not supported")
-        return KernelLayer(layer, "dense", _dense_linear, (-1,))
-    if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)) and not isinstance(
-        layer, (L.Conv1DTranspose, L.Conv2DTranspose, L.Conv3DTranspose)
-    ):
-        if layer.padding == "causal":
-            raise NotImplementedError(f"Conv1D layer {layer.name!r} uses causal padding; not supported")
-        rank = layer.rank
-        if layer.data_format == "channels_last":
-            bias_shape = (1,) * (rank + 1) + (layer.filters,)
-        else:
-            bias_shape = (1, layer.filters) + (1,) * rank
+        return (KernelLayer(layer, "dense", _dense_linear, (-1,)),)
+    if not isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D) + _DEPTHWISE + _SEPARABLE + _TRANSPOSED):
+        return None
+    if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
+        raise NotImplementedError(f"convolution layer {layer.name!r} is quantized or LoRA-enabled; not supported")
+    if getattr(layer, "padding", None) == "causal":
+        raise NotImplementedError(f"{type(layer).__name__} layer {layer.name!r} uses causal padding; not supported")
+    bias_shape = _bias_shape(layer)
+    if isinstance(layer, _DEPTHWISE):
 
-        def linear(a: tf.Tensor, kernel: tf.Tensor, _layer: Any = layer) -> tf.Tensor:
-            return _layer.convolution_op(a, kernel)
+        def depthwise(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+            return keras.ops.depthwise_conv(
+                a, kernel, strides=_l.strides, padding=_l.padding, dilation_rate=_l.dilation_rate,
+                data_format=_l.data_format,
+            )
 
-        return KernelLayer(layer, "conv", linear, bias_shape)
-    return None
+        return (KernelLayer(layer, "conv", depthwise, bias_shape),)
+    if isinstance(layer, _SEPARABLE):
+
+        def depthwise_part(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+            return keras.ops.depthwise_conv(
+                a, kernel, strides=_l.strides, padding=_l.padding, dilation_rate=_l.dilation_rate,
+                data_format=_l.data_format,
+            )
+
+        def pointwise_part(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+            return keras.ops.conv(a, kernel, strides=1, padding="valid", data_format=_l.data_format)
+
+        return (
+            KernelLayer(layer, "conv", depthwise_part, bias_shape, "depthwise_kernel", False, False, "depthwise"),
+            KernelLayer(layer, "conv", pointwise_part, bias_shape, "pointwise_kernel", True, True, "pointwise"),
+        )
+    if isinstance(layer, _TRANSPOSED):
+
+        def transposed(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+            return keras.ops.conv_transpose(
+                a, kernel, strides=list(_l.strides), padding=_l.padding, output_padding=_l.output_padding,
+                dilation_rate=_l.dilation_rate, data_format=_l.data_format,
+            )
+
+        return (KernelLayer(layer, "conv", transposed, bias_shape),)
+
+    groups = int(getattr(layer, "groups", 1) or 1)
+    if groups > 1:
+        return (KernelLayer(layer, "conv", _grouped_linear(layer, groups), bias_shape),)
+
+    def linear(a: tf.Tensor, kernel: tf.Tensor, _layer: Any = layer) -> tf.Tensor:
+        return _layer.convolution_op(a, kernel)
+
+    return (KernelLayer(layer, "conv", linear, bias_shape),)
+
+
+def _grouped_linear(layer: Any, groups: int) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """A grouped convolution as ops whose gradients TensorFlow has on every device.
+
+    TensorFlow's CPU kernels have no gradient of a grouped convolution. With one input channel per
+    group (ConvNeXt's 7x7 convolutions) it is a depthwise convolution with the kernel
+    ``(k..., 1, C*m)`` reshaped to ``(k..., C, m)`` (output channel ``c*m + j`` reads input ``c`` in both);
+    otherwise the groups are convolved one by one and concatenated.
+    """
+    channel_axis = -1 if layer.data_format == "channels_last" else 1
+    in_per_group = int(layer.kernel.shape[-2])
+    if in_per_group == 1 and layer.rank in (1, 2):
+
+        def depthwise(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+            shape = tuple(kernel.shape[:-2]) + (groups, int(kernel.shape[-1]) // groups)
+            return keras.ops.depthwise_conv(
+                a, tf.reshape(kernel, shape), strides=_l.strides, padding=_l.padding,
+                dilation_rate=_l.dilation_rate, data_format=_l.data_format,
+            )
+
+        return depthwise
+
+    def split(a: tf.Tensor, kernel: tf.Tensor, _l: Any = layer) -> tf.Tensor:
+        xs = tf.split(a, groups, axis=channel_axis)
+        ks = tf.split(kernel, groups, axis=-1)
+        outs = [
+            keras.ops.conv(x, k, strides=_l.strides, padding=_l.padding, dilation_rate=_l.dilation_rate,
+                           data_format=_l.data_format)
+            for x, k in zip(xs, ks)
+        ]
+        return tf.concat(outs, axis=channel_axis)
+
+    return split
+
+
+def kernel_layer(layer: Any) -> KernelLayer | None:
+    """The one-part :class:`KernelLayer` view of a kernel layer, else ``None`` (see :func:`kernel_layers`).
+
+    Raises
+    ------
+    ValueError
+        For a SeparableConv (two parts: use :func:`kernel_layers`).
+    NotImplementedError
+        For variants without a rule (quantized or LoRA-enabled layers, causal Conv1D).
+    """
+    parts = kernel_layers(layer)
+    if parts is None:
+        return None
+    if len(parts) != 1:
+        raise ValueError(f"layer {layer.name!r} has {len(parts)} kernel parts; use kernel_layers()")
+    return parts[0]

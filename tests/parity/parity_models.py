@@ -158,3 +158,44 @@ def batchnorm_residual() -> keras.Model:
 
 
 ARCHITECTURES["batchnorm_residual"] = (batchnorm_residual, (3, 10, 10, 3))
+
+
+# --------------------------------------------------------------------------- #
+# keras.applications models (issue 10): random weights, smallest inputs, logits
+# --------------------------------------------------------------------------- #
+APPLICATION_SIZES = {
+    "MobileNetV2": 32, "MobileNetV3Small": 32, "EfficientNetB0": 32, "EfficientNetV2B0": 32,
+    "NASNetMobile": 32, "Xception": 71, "ConvNeXtTiny": 32,
+}
+
+
+def randomize_application_weights(model: keras.Model, seed: int = 0) -> None:
+    """Every float weight random and non-trivial: batch-norm / normalisation statistics, layer
+    scales and biases included; kernels scaled by 1/sqrt(fan-in) (per channel for depthwise)."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if "float" not in str(weight.dtype):
+            continue
+        shape, name = tuple(weight.shape), weight.path.split("/")[-1]
+        if name in ("moving_variance", "variance"):
+            value = rng.uniform(0.5, 2.0, shape)
+        elif name in ("moving_mean", "mean"):
+            value = rng.normal(0.0, 0.5, shape)
+        elif name == "gamma":
+            value = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) <= 1:  # biases, beta, layer scales
+            value = rng.normal(0.0, 0.3, shape)
+        else:
+            fan_in = int(np.prod(shape[:2])) if "depthwise" in weight.path else int(np.prod(shape[:-1]))
+            value = rng.normal(0.0, 1.0 / np.sqrt(fan_in), shape)
+        weight.assign(value.astype(np.float32))
+
+
+def keras_application(name: str) -> keras.Model:
+    """``keras.applications.<name>`` with random weights (nothing downloaded), 10 classes, logits."""
+    size = APPLICATION_SIZES[name]
+    model = getattr(keras.applications, name)(
+        weights=None, input_shape=(size, size, 3), classes=10, classifier_activation=None
+    )
+    randomize_application_weights(model)
+    return model
