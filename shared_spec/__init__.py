@@ -4,6 +4,7 @@ No framework is imported here. ``parse("lrpsign_epsilon_0_1")`` turns a method n
 :class:`MethodSpec`; ``list_methods()`` lists the named methods of the table.
 """
 
+from .inputs import check_finite
 from .grammar import MethodNameError, MethodParameterError, format_number, parse, parse_number
 from .noise import noise_scale, standard_normal_noise
 from .spec import LRPRule, LRPRuleSet, MethodSpec
@@ -16,6 +17,7 @@ __all__ = [
     "MethodNameError",
     "MethodParameterError",
     "MethodSpec",
+    "check_finite",
     "format_number",
     "list_methods",
     "method_table",

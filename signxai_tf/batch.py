@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import resolve_targets
+from shared_spec import check_finite, resolve_targets
 
 from .softmax import looks_like_probabilities
 
-__all__ = ["as_batch", "check_finite", "select_logits"]
+__all__ = ["as_batch", "select_logits"]
 
 
 def as_batch(x: Any, model: keras.Model, allow_nonfinite: bool = False) -> tf.Tensor:
@@ -58,47 +58,6 @@ def as_batch(x: Any, model: keras.Model, allow_nonfinite: bool = False) -> tf.Te
             converted = array.astype(target_dtype)
         check_finite(converted, "x", "or pass allow_nonfinite=True to explain them anyway", before=array)
     return tf.convert_to_tensor(converted)
-
-
-def check_finite(x: np.ndarray, name: str, opt_in: str, before: np.ndarray | None = None) -> None:
-    """Raise a ``ValueError`` if ``x`` has NaN or infinite values.
-
-    The check is one ``np.isfinite(x).all()``; only when it fails are the count and the first
-    index computed.
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        The array to check.
-    name : str
-        Its name in the message.
-    opt_in : str
-        How to explain non-finite input anyway, the end of the message.
-    before : numpy.ndarray, optional
-        ``x`` before a dtype conversion: if it is finite where ``x`` is not, the message says that
-        the conversion overflowed.
-
-    Raises
-    ------
-    ValueError
-        Naming how many values are non-finite (NaN / inf), of how many, and the first index.
-    """
-    finite = np.isfinite(x)
-    if finite.all():
-        return
-    bad = ~finite
-    count = int(bad.sum())
-    nan = int(np.isnan(x).sum())
-    kinds = ", ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (count - nan, "inf")) if n)
-    first = tuple(int(k) for k in np.argwhere(bad)[0])
-    where = f"the first at index {first} ({x[first].item()})"
-    if before is not None and np.isfinite(before[first]):
-        where += f", which is {before[first].item()!r} in {before.dtype} and overflows in {x.dtype}, the model's dtype"
-    plural = "value" if count == 1 else "values"
-    raise ValueError(
-        f"{name} has {count} non-finite {plural} ({kinds}) among {x.size}; {where}. "
-        f"Explanations of NaN/inf inputs are NaN or meaningless: replace them (e.g. np.nan_to_num) {opt_in}"
-    )
 
 
 def select_logits(logits: tf.Tensor, target: Any) -> tuple[tf.Tensor, np.ndarray]:

@@ -308,3 +308,23 @@ def test_torch_no_layout_hint_for_other_failures():
         signxai_captum.explain(torch_cnn(), x, "gradient")
     assert "could not run" in str(info.value)
     assert "permute" not in str(info.value) and "x[None]" not in str(info.value)
+
+
+def test_both_packages_word_the_nonfinite_error_alike():
+    """One message builder (shared_spec.check_finite): the same counts, kinds and wording in both packages."""
+    import signxai_tf
+
+    x = batch_nchw()
+    x[1, 2, 3, 4] = np.nan
+    x[0, 0, 0, 1] = np.inf
+    with pytest.raises(ValueError) as torch_error:
+        signxai_captum.explain(torch_cnn(), x, "gradient")
+    with pytest.raises(ValueError) as tf_error:
+        signxai_tf.explain(keras_cnn(), np.transpose(x, (0, 2, 3, 1)), "gradient")
+    for error, first in ((torch_error, "(0, 0, 0, 1)"), (tf_error, "(0, 0, 1, 0)")):
+        message = str(error.value)
+        assert message.startswith("x has 2 non-finite values (1 NaN, 1 inf) among 384; ")
+        assert f"the first at index {first} (inf)" in message
+    torch_tail = str(torch_error.value).split("(inf)")[1]
+    tf_tail = str(tf_error.value).split("(inf)")[1]
+    assert torch_tail == tf_tail

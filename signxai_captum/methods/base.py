@@ -11,11 +11,13 @@ import contextlib
 import warnings
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import nn
 
+from shared_spec import check_finite as shared_check_finite
 from shared_spec import resolve_targets
 
 from ..modelstate import evaluation_mode, exclusive
@@ -183,8 +185,8 @@ class SignXAIAttribution(GradientAttribution):
 def check_finite(x: torch.Tensor, name: str, opt_in: str, before: torch.Tensor | None = None) -> None:
     """Raise a ``ValueError`` if ``x`` has NaN or infinite values.
 
-    The check is one ``torch.isfinite(x).all()``; only when it fails are the count and the first
-    index computed.
+    The check is one ``torch.isfinite(x).all()`` on ``x``'s device; only when it fails is the
+    message worded, by :func:`shared_spec.check_finite` (the same message as signxai_tf).
 
     Parameters
     ----------
@@ -203,25 +205,15 @@ def check_finite(x: torch.Tensor, name: str, opt_in: str, before: torch.Tensor |
     ValueError
         Naming how many values are non-finite (NaN / inf), of how many, and the first index.
     """
-    finite = torch.isfinite(x)
-    if bool(finite.all()):
+    if bool(torch.isfinite(x).all()):
         return
-    bad = ~finite
-    count = int(bad.sum())
-    nan = int(torch.isnan(x).sum())
-    kinds = ", ".join(f"{n} {k}" for n, k in ((nan, "NaN"), (count - nan, "inf")) if n)
-    first = tuple(int(k) for k in torch.nonzero(bad)[0])
-    value = x[first].item()
-    where = f"the first at index {first} ({value})"
-    if before is not None and bool(torch.isfinite(before[first])):
-        where += (
-            f", which is {before[first].item()!r} in {before.dtype} and overflows in {x.dtype}, the model's dtype"
-        )
-    plural = "value" if count == 1 else "values"
-    raise ValueError(
-        f"{name} has {count} non-finite {plural} ({kinds}) among {x.numel()}; {where}. "
-        f"Explanations of NaN/inf inputs are NaN or meaningless: replace them (e.g. torch.nan_to_num) {opt_in}"
-    )
+    shared_check_finite(_numpy(x), name, opt_in, None if before is None else _numpy(before))
+
+
+def _numpy(x: torch.Tensor) -> np.ndarray:
+    """``x`` as a numpy array for a message (bfloat16, which numpy lacks, as float32)."""
+    x = x.detach().cpu()
+    return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
 
 
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
