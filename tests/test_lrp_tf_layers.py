@@ -179,7 +179,11 @@ def test_kernel_layer_rule_against_reference(kind, name, params):
     rule = LRPRule(name, params)
     got = _engine(model, x, target, LRPRuleSet(dense=EPS, conv=rule, input=None))
     n_parts = len(_parts(layer, shape))
-    _close(got, _reference_chain(model, layer, shape, x, target, [(name, params)] * n_parts), 5e-5)
+    # AlphaBeta with beta > 0 divides by the inhibitor z-, which can nearly vanish: the float32 engine then
+    # differs from the float64 reference by up to ~2e-4 of the map's max, depending on TF's summation order
+    # (seen once in CI on conv2d_transpose, 1.7e-4); the other rules are well conditioned
+    tol = 3e-4 if name == "alpha_beta" and params.get("beta", 0.0) > 0 else 5e-5
+    _close(got, _reference_chain(model, layer, shape, x, target, [(name, params)] * n_parts), tol)
 
 
 @pytest.mark.parametrize("name, params", INPUT_CASES, ids=[f"{n}-{p}" for n, p in INPUT_CASES])
