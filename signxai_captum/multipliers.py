@@ -14,7 +14,7 @@ def sign(x: torch.Tensor) -> torch.Tensor:
 
 def sign_mu(x: torch.Tensor, mu: float) -> torch.Tensor:
     """+1 where ``x >= mu``, -1 where ``x < mu``, in ``x``'s dtype. ``mu`` is in raw input units."""
-    return torch.where(x >= mu, torch.ones_like(x), -torch.ones_like(x))
+    return (x >= mu).to(x.dtype).mul_(2.0).sub_(1.0)
 
 
 def apply_multiplier(grad: torch.Tensor, x: torch.Tensor, multiplier: str | None, mu: float = 0.0) -> torch.Tensor:

@@ -250,3 +250,25 @@ def test_rule_parameter_checks():
         rule_from_spec("nope")
     with pytest.raises(ValueError, match="needs the parameter 'epsilon'"):
         rule_from_spec("epsilon")
+
+
+def test_stabiliser_and_safe_division_match_their_literal_definitions():
+    """``z + eps s(z)`` with s(-0.0) = s(0) = +1 and ``num / den`` with 0 where den == 0, bit for bit."""
+    from signxai_captum.lrp.rules import _safe_div, _stabilise
+
+    generator = torch.Generator().manual_seed(3)
+    z = torch.randn(4, 3, 5, 5, generator=generator)
+    z[0, 0, 0] = 0.0
+    z[0, 0, 1] = -0.0
+    z[1, 1, 1, :2] = torch.tensor([1e-30, -1e-30])
+    for eps in (0.1, 1e-7, torch.rand(4, 1, 1, 1, generator=generator)):
+        sign = torch.where(z >= 0, 1.0, -1.0)
+        expected = z + eps * sign
+        got = _stabilise(z, eps)
+        assert torch.equal(got, expected)
+        assert torch.equal(got[0, 0, 1], torch.full_like(got[0, 0, 1], float(eps) if not torch.is_tensor(eps) else float(eps[0])))
+        owned = z.clone()
+        assert torch.equal(_stabilise(owned, eps, inplace=True), expected) and torch.equal(owned, expected)
+    num = torch.randn(4, 3, 5, 5, generator=generator)
+    expected = torch.where(z == 0, torch.zeros_like(num), num / torch.where(z == 0, torch.ones_like(z), z))
+    assert torch.equal(_safe_div(num, z), expected)

@@ -76,6 +76,9 @@ class _RelevanceFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, state: _NodeState, *inputs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         ctx.state = state
+        # no relevance arriving (e.g. the gate branch of a squeeze-excitation block) stays None:
+        # the layers behind it then do no work at all
+        ctx.set_materialize_grads(False)
         value, state.value = state.value, None
         return value
 
@@ -86,6 +89,10 @@ class _RelevanceFunction(torch.autograd.Function):
         if call is None:
             raise RuntimeError("internal error: an LRP layer was traversed twice")
         _check_versions(state)
+        if relevance is None:
+            call.release()
+            state.call = None
+            return (None,) * (1 + len(state.input_shapes))
         result = state.rule.relevance(call, relevance)
         for value, shape in zip(result, state.input_shapes):
             if value is not None and value.shape != shape:

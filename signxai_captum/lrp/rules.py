@@ -123,17 +123,22 @@ class LayerCall:
         self.padding = None
 
 
-def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
-    """``z + epsilon * s(z)`` (a new tensor); ``epsilon`` a scalar or a broadcastable tensor."""
-    if isinstance(epsilon, torch.Tensor):
-        return z + torch.where(z >= 0, epsilon, -epsilon)
-    eps = z.new_tensor(epsilon)
-    return z + torch.where(z >= 0, eps, -eps)
+def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """``z + epsilon * s(z)``; ``epsilon`` a scalar or a broadcastable tensor of values >= 0.
+
+    ``s(z) = +1`` for ``z >= 0`` (also for ``-0.0``) and ``-1`` otherwise. Computed as
+    ``z + copysign(epsilon, z + 0.0)`` (adding ``+0.0`` turns ``-0.0`` into ``+0.0``), which is the
+    same number as the ``where`` form at a fraction of its cost on CPU. With ``inplace`` the result
+    is written into ``z`` (only for tensors the caller owns).
+    """
+    z = z.add_(0.0) if inplace else z + 0.0
+    eps = epsilon if isinstance(epsilon, torch.Tensor) else z.new_tensor(epsilon)
+    return z.add_(torch.copysign(eps, z))
 
 
 def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     """``num / den`` with 0 where ``den`` is exactly 0."""
-    return torch.where(den == 0, 0.0, num / den)
+    return torch.div(num, den).masked_fill_(den == 0, 0.0)
 
 
 def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -205,7 +210,12 @@ class _ZFamily(Rule):
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         z = call.output.detach()
         denominator = self._denominator(call, z)
-        scaled = _safe_div(relevance, denominator) if self._may_be_zero else relevance / denominator
+        if self._may_be_zero:
+            scaled = _safe_div(relevance, denominator)
+        elif denominator is z:
+            scaled = relevance / denominator
+        else:  # a fresh tensor: divide into it
+            scaled = torch.div(relevance, denominator, out=denominator)
         # the transposed product is a fresh tensor: multiply in place
         return (call.transpose(scaled).mul_(self._input_factor(call.x.detach())),)
 
@@ -608,7 +618,8 @@ class BatchNormRule(Rule):
         mean = mean.detach().reshape(shape)
         beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else 0.0
         eps = self.stabiliser
-        factor = x / _stabilise(x - mean, eps)  # a / (a - mu)
+        factor = _stabilise(x - mean, eps, inplace=True)
+        torch.div(x, factor, out=factor)  # a / (a - mu)
         factor.mul_(y - beta).div_(_stabilise(y, eps))  # * (y - beta) / y
         return (factor.mul_(relevance),)
 
