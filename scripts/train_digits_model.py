@@ -4,12 +4,12 @@ Usage::
 
     python scripts/train_digits_model.py [--out PATH] [--epochs N]
 
-Trains the Keras model of :func:`signxai_captum.demo.make_keras_digits_model`
+Trains the Keras model of :func:`signxai_tools.demo.make_keras_digits_model`
 deterministically on CPU (a few seconds) on the split of
-:func:`signxai_captum.demo.split_digits` (inputs in [-1, 1], channels-last) and
+:func:`signxai_tools.demo.split_digits` (inputs in [-1, 1], channels-last) and
 writes the weights, in Keras layout under explicit names, plus the test
 accuracy and the test split (raw 0..16 images and labels, so the demo needs no
-scikit-learn at run time) to ``signxai_captum/demo/digits_cnn.npz``.
+scikit-learn at run time) to ``signxai_tools/demo/digits_cnn.npz``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ import sys
 import numpy as np
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO_ROOT / "signxai_captum" / "demo" / "digits_cnn.npz"
+DEFAULT_OUT = REPO_ROOT / "signxai_tools" / "demo" / "digits_cnn.npz"
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from signxai_captum.demo import (  # noqa: E402
+from signxai_tools.demo import (  # noqa: E402
     WEIGHT_NAMES,
     make_keras_digits_model,
     split_digits,

@@ -4,8 +4,10 @@ No framework is imported here. ``parse("lrpsign_epsilon_0_1")`` turns a method n
 :class:`MethodSpec`; ``list_methods()`` lists the named methods of the table.
 """
 
+from .errors import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
 from .inputs import check_finite
-from .grammar import MethodNameError, MethodParameterError, format_number, parse, parse_number
+from .grammar import format_number, lrp_spec, parse, parse_number
+from .parameters import check_alpha_beta, check_parameter, check_parameters, parameter_default
 from .noise import noise_scale, standard_normal_noise
 from .spec import LRPRule, LRPRuleSet, MethodSpec
 from .table import list_methods, method_table, model_constants
@@ -17,9 +19,16 @@ __all__ = [
     "MethodNameError",
     "MethodParameterError",
     "MethodSpec",
+    "SignXAIError",
+    "UnsupportedLayerError",
+    "check_alpha_beta",
+    "check_parameter",
+    "check_parameters",
+    "parameter_default",
     "check_finite",
     "format_number",
     "list_methods",
+    "lrp_spec",
     "method_table",
     "model_constants",
     "noise_scale",

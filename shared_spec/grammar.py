@@ -7,7 +7,6 @@ override what the name says.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import warnings
@@ -16,12 +15,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .errors import MethodNameError, MethodParameterError
+from .parameters import check_alpha_beta, check_parameter, parameter_problem
 from .spec import MethodSpec
-from .table import list_methods, method_table
+from .table import method_table
 
 __all__ = [
     "MethodNameError",
     "MethodParameterError",
+    "lrp_spec",
     "parse",
     "parse_number",
     "format_number",
@@ -35,39 +37,6 @@ _MULTI_TOKEN_PRESETS = (
     ("z", "plus"),
     ("w", "square"),
 )
-
-
-class MethodNameError(ValueError):
-    """A method name that does not parse, or that carries a parameter out of range.
-
-    Attributes
-    ----------
-    name : str
-        The name as given.
-    part : str
-        The part of the name that is wrong.
-    suggestions : list of str
-        Close valid names (the corrected name where the mistake is clear, e.g. the lower-case
-        spelling of an upper-case name).
-    """
-
-    def __init__(self, name: str, part: str, problem: str, suggestions: list[str] | None = None) -> None:
-        self.name = name
-        self.part = part
-        self.problem = problem
-        if suggestions is None:
-            suggestions = difflib.get_close_matches(name, list_methods(include_deprecated=False), n=5, cutoff=0.6)
-        self.suggestions = list(suggestions)
-        message = f"invalid method name {name!r}: {problem} (at {part!r})."
-        if self.suggestions:
-            message += " Did you mean: " + ", ".join(self.suggestions) + "?"
-        if "number" in problem or "integer" in problem:
-            message += " Numbers use '_' as the decimal point and 'neg_' for minus, e.g. lrp_epsilon_0_1, gradient_x_sign_mu_neg_0_5."
-        super().__init__(message)
-
-
-class MethodParameterError(ValueError):
-    """A keyword parameter that the method does not take, or whose value is out of range."""
 
 
 def parse_number(text: str) -> float:
@@ -418,42 +387,12 @@ class _Parser:
 
     # -- values --------------------------------------------------------------------------
     def check(self, key: str, value: Any, part: str, keyword: bool = False, allow_none: bool = False) -> Any:
-        """Validate one parameter value against the table; return it converted."""
-        pdef = self.table["parameters"][key]
-        kind = pdef["type"]
-
-        def bad(problem: str) -> Exception:
-            if keyword:
-                return MethodParameterError(f"{self.name}: parameter {key}={value!r}: {problem}")
-            return self.fail(part, f"{key} {problem}")
-
-        if value is None:
-            if allow_none or pdef.get("default", 0) is None:
-                return None
-            raise bad("must not be None")
-        if kind == "array" or (kind == "float_or_array" and not _is_number(value)):
-            return value
-        if kind == "str":
-            if not isinstance(value, str):
-                raise bad("must be a string")
-            if "choices" in pdef and value not in pdef["choices"]:
-                raise bad(f"must be one of {pdef['choices']}")
-            return value
-        if not _is_number(value):
-            raise bad(f"must be a number, got {type(value).__name__}")
-        number = float(value)
-        if not math.isfinite(number):
-            raise bad("must be finite")
-        if kind == "int":
-            if number != int(number) or (not keyword and "." in str(value)):
-                raise bad("must be an integer")
-            converted: float | int = int(number)
-        else:
-            converted = number
-        if "min" in pdef and number < pdef["min"]:
-            raise bad(f"must be >= {format(pdef['min'], 'g')}, got {format(number, 'g')}")
-        if "min_exclusive" in pdef and number <= pdef["min_exclusive"]:
-            raise bad(f"must be > {format(pdef['min_exclusive'], 'g')}, got {format(number, 'g')}")
+        """Validate one parameter value against the table (:mod:`shared_spec.parameters`); return it converted."""
+        if keyword:
+            return check_parameter(key, value, self.name, allow_none=allow_none)
+        converted, problem = parameter_problem(key, value, allow_none, literal=str(value))
+        if problem is not None:
+            raise self.fail(part, f"{key} {problem}")
         return converted
 
     def check_alpha_beta(self, alpha: float, beta: float, part: str, keyword: bool) -> None:
@@ -545,15 +484,6 @@ def check_bounds(name: str, low: Any, high: Any) -> None:
     )
 
 
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float, Decimal)):
-        return True
-    # numpy scalars and 0-d arrays without importing numpy
-    return hasattr(value, "__float__") and getattr(value, "shape", ()) == () and hasattr(value, "dtype")
-
-
 def parse(name: str, **overrides: Any) -> MethodSpec:
     """Parse a method name into a :class:`MethodSpec`.
 
@@ -607,4 +537,83 @@ def parse(name: str, **overrides: Any) -> MethodSpec:
         input_rule=input_rule,
         preset=spec.preset,
         model=spec.model,
+    )
+
+
+def lrp_spec(prefix: str, preset: str, **params: Any) -> MethodSpec:
+    """The :class:`MethodSpec` of an LRP method given by its parts, without writing and parsing a name.
+
+    Parameters
+    ----------
+    prefix : str
+        An input-rule prefix of the table (``lrp``, ``lrpsign``, ``lrpz``, ``zblrp``, ``w2lrp``,
+        ``flatlrp``).
+    preset : str
+        A preset of the table (``z``, ``epsilon``, ``epsilon_std_x``, ``alpha_beta``, ``z_plus``,
+        ``gamma``, ``flat``, ``w_square``, ``sequential_composite_a``, ``sequential_composite_b``).
+    **params
+        The preset's and the prefix's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta``,
+        ``gamma``, ``alpha_beta_bias``, ``mu`` for lrpsign, ``low``/``high`` for zblrp); each is
+        checked against the table (:func:`shared_spec.check_parameter`); omitted ones take the
+        table's default, and parameters without a default (``epsilon``...) must be given.
+
+    Returns
+    -------
+    MethodSpec
+        With the canonical name (``lrp_spec("lrpsign", "epsilon", epsilon=0.1).name ==
+        "lrpsign_epsilon_0_1"``); ``parse(spec.name)`` gives the same rules where every parameter
+        is one the name can carry.
+
+    Raises
+    ------
+    MethodParameterError
+        For an unknown prefix, preset or parameter, a missing parameter or a value out of range.
+    """
+    table = method_table()
+    lrp = table["lrp"]
+    where = f"{prefix}_{preset}"
+    if prefix not in lrp["input_rules"]:
+        raise MethodParameterError(f"unknown LRP prefix {prefix!r}; prefixes: {', '.join(lrp['input_rules'])}")
+    if preset not in lrp["presets"]:
+        raise MethodParameterError(f"unknown LRP preset {preset!r}; presets: {', '.join(lrp['presets'])}")
+    keys = list(lrp["presets"][preset]["params"]) + list(lrp["input_rules"][prefix]["params"])
+    unknown = sorted(set(params) - set(keys))
+    if unknown:
+        raise MethodParameterError(
+            f"{where}: unknown parameter(s) {', '.join(unknown)}; valid parameters: {', '.join(keys) or 'none'}"
+        )
+    values: dict[str, Any] = {}
+    for key in keys:
+        optional = key == "mu"  # lrpsign: None is SIGN, a number SIGNmu
+        if key in params:
+            values[key] = check_parameter(key, params[key], where, allow_none=optional)
+        elif optional:
+            values[key] = None
+        elif "default" in table["parameters"][key]:
+            values[key] = table["parameters"][key]["default"]
+        else:
+            raise MethodParameterError(f"{where}: the parameter {key!r} is required")
+    if preset == "alpha_beta":
+        check_alpha_beta(values["alpha"], values["beta"], where)
+    if prefix == "zblrp":
+        check_bounds(where, values["low"], values["high"])
+    words = {
+        "epsilon": lambda: f"epsilon_{format_number(values['epsilon'])}",
+        "epsilon_std_x": lambda: f"epsilon_{format_number(values['std_factor'])}_std_x",
+        "alpha_beta": lambda: f"alpha_{format_number(values['alpha'])}_beta_{format_number(values['beta'])}",
+        "gamma": lambda: "gamma"
+        if values["gamma"] == table["parameters"]["gamma"]["default"]
+        else f"gamma_{format_number(values['gamma'])}",
+    }
+    name = f"{prefix}_{words[preset]() if preset in words else preset}"
+    if values.get("mu") is not None:
+        name += f"_mu_{format_number(values['mu'])}"
+    return MethodSpec(
+        name=name,
+        base=where,
+        family="lrp",
+        params=values,
+        prefix=prefix,
+        input_rule=_Parser(name)._input_rule(prefix, values),
+        preset=preset,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import json
 import logging
 import os
 import pathlib
@@ -13,8 +15,8 @@ import types
 import numpy as np
 import pytest
 
-from signxai_captum import demo
-from signxai_captum.cli import build_parser, main
+from signxai_tools import demo
+from signxai_tools.cli import build_parser, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PANEL_PX = round(demo._PANEL_INCHES * demo._DPI)
@@ -110,14 +112,62 @@ def test_torch_flatten_matches_keras_order():
     assert torch.equal(flatten(nchw), expected)
 
 
-def test_demo_import_is_framework_free():
+_FRAMEWORKS = ("torch", "tensorflow", "keras")
+
+
+def _modules_loaded_by(statements: str) -> set[str]:
+    """Framework (and scikit-learn) top-level packages in ``sys.modules`` after running
+    ``statements`` in a fresh interpreter."""
+    watched = [*_FRAMEWORKS, "sklearn"]
     code = (
-        "import sys; import signxai_captum.demo, signxai_captum.cli; "
-        "signxai_captum.demo.load_digits_data(); "
-        "bad = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]; "
-        "assert not bad, bad"
+        f"import json, sys; {statements}; "
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({watched!r}))))"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        "import signxai_tools",
+        "import signxai_tools.cli",
+        "import signxai_tools.demo",
+        "import signxai_tools.demo.__main__",
+        "import signxai_tools.cli as c; c.build_parser().parse_args(['demo'])",
+        (
+            "import signxai_tools.demo as d; d.load_digits_data(); d.load_digits_weights(); "
+            "d.resolve_out_path('x.png')"
+        ),
+    ],
+)
+def test_tools_import_is_framework_free(statements):
+    assert _modules_loaded_by(statements) == set()
+
+
+def test_modules_loaded_by_sees_frameworks():
+    # the check above can fail: a framework import in the statements shows up
+    pytest.importorskip("torch")
+    assert _modules_loaded_by("import torch") == {"torch"}
+
+
+@pytest.mark.parametrize("package", ["signxai_captum", "signxai_tf", "shared_spec"])
+def test_framework_packages_do_not_import_the_tools(package):
+    root = pathlib.Path(__file__).resolve().parents[1] / package
+    importers = []
+    for source in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(name.split(".")[0] == "signxai_tools" for name in names):
+                importers.append(f"{source.relative_to(root.parent)}:{node.lineno}")
+    assert importers == []
+    assert not (root / "cli.py").exists() and not (root / "demo" / "__init__.py").exists()
 
 
 # --------------------------------------------------------------------------
@@ -155,7 +205,7 @@ def test_run_demo_grid_with_stand_ins(tmp_path, caplog):
     pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
     methods = ["gradient", "lrp_z", "smoothgrad"]
-    with caplog.at_level(logging.INFO, logger="signxai_captum"):
+    with caplog.at_level(logging.INFO, logger="signxai_tools"):
         path = demo.run_demo(tmp_path / "sub" / "grid.png", n_samples=3, methods=methods)
     assert path.is_absolute() and path.exists()
     # 2 frameworks x 3 digits rows; input + gradient + smoothgrad (tf only) columns
@@ -174,7 +224,7 @@ def test_run_demo_skips_missing_framework(tmp_path, monkeypatch, caplog):
         return real_find_spec(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
-    with caplog.at_level(logging.WARNING, logger="signxai_captum"):
+    with caplog.at_level(logging.WARNING, logger="signxai_tools"):
         path = demo.run_demo(tmp_path / "torch.png", n_samples=2, methods=["gradient"])
     assert _png_size(path) == (2 * PANEL_PX, 2 * PANEL_PX)
     assert "Skipping framework 'tf'" in caplog.text
@@ -287,6 +337,21 @@ def test_cli_main_calls_run_demo(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(demo, "run_demo", failing_run_demo)
     assert main(["demo", "-q"]) == 1
     assert "no framework" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quiet, level", [(True, logging.WARNING), (False, logging.INFO)])
+def test_cli_shows_the_tools_and_both_packages_logs(monkeypatch, tmp_path, quiet, level):
+    names = ("signxai_tools", "signxai_captum", "signxai_tf")
+    saved = {name: logging.getLogger(name).level for name in names}
+    monkeypatch.setattr(demo, "run_demo", lambda **kwargs: tmp_path / "out.png")
+    try:
+        assert main(["demo", *(["-q"] if quiet else [])]) == 0
+        assert [logging.getLogger(name).level for name in names] == [level] * 3
+        # the demo's own logger is below signxai_tools, so its records follow that level
+        assert logging.getLogger(demo.__name__).getEffectiveLevel() == level
+    finally:
+        for name, saved_level in saved.items():
+            logging.getLogger(name).setLevel(saved_level)  # setLevel also clears the level caches
 
 
 # --------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from shared_spec import MethodParameterError
 from torch import nn
 
 from lrp_reference import layer_matrix, lrp_batch_norm, lrp_rule, lrp_sum
@@ -240,11 +242,11 @@ def test_sum_rule_matches_literal():
 
 
 def test_rule_parameter_checks():
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(MethodParameterError, match="epsilon"):
         Epsilon(0.0)
-    with pytest.raises(ValueError, match="alpha - beta = 1"):
+    with pytest.raises(ValueError, match="alpha - beta must be 1"):
         AlphaBeta(2.0, 0.5)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(MethodParameterError, match="gamma"):
         Gamma(-1.0)
     with pytest.raises(ValueError, match="unknown LRP rule"):
         rule_from_spec("nope")

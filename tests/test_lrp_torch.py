@@ -26,7 +26,7 @@ from signxai_captum import (
     explain,
 )
 from signxai_captum.lrp.canonizers import ResidualAdd
-from signxai_captum.lrp.composites import LRPLayerError
+from signxai_captum.lrp.composites import UnsupportedLayerError
 from signxai_captum.convert import Add
 from signxai_captum.lrp.rules import AlphaBeta, Epsilon, Flat, Sign, WSquare, Z
 
@@ -276,7 +276,7 @@ class _Scale(nn.Module):
 
 def test_unsupported_layer_named_with_path_and_type():
     model = nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.ReLU(), _Scale()), nn.Linear(4, 2))
-    with pytest.raises(LRPLayerError, match=r"'1\.1' \(.*_Scale\)"):
+    with pytest.raises(UnsupportedLayerError, match=r"'1\.1' \(.*_Scale\)"):
         LRPZ(model).attribute(torch.randn(2, 3), target=0)
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     # the way out: give it a rule
@@ -296,7 +296,7 @@ class _BareResidual(nn.Module):
 
 
 def test_functional_add_is_an_error_without_trace_and_the_module_form_works():
-    with pytest.raises(LRPLayerError, match="Add .*ResidualAdd"):
+    with pytest.raises(UnsupportedLayerError, match="Add .*ResidualAdd"):
         LRPEpsilon(_BareResidual(), 0.1, trace=False).attribute(torch.randn(2, 4), target=0)
     # traced (the default), the functional sum gets the sum rule: same maps as the module form
     bare, module_form = _BareResidual(), _BareResidual(add=True)
@@ -323,7 +323,7 @@ def test_functional_relu_is_reported():
         def forward(self, x):
             return self.fc2(torch.relu(self.fc1(x)))
 
-    with pytest.raises(LRPLayerError, match="Relu"):
+    with pytest.raises(UnsupportedLayerError, match="Relu"):
         LRPZ(Functional(), trace=False).attribute(torch.randn(2, 3), target=0)
     assert LRPZ(Functional()).attribute(torch.randn(2, 3), target=0).shape == (2, 3)  # traced: a pass rule
 

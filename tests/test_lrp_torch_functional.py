@@ -17,7 +17,7 @@ from torch import nn
 from lrp_reference import layer_matrix, lrp_rule
 from signxai_captum import LRP, LRPZ, explain
 from signxai_captum.lrp.canonizers import ResidualAdd
-from signxai_captum.lrp.composites import LRPLayerError
+from signxai_captum.lrp.composites import UnsupportedLayerError
 from signxai_captum.lrp.functional import FunctionalOp, traced_view
 
 NAMES = ["lrp_z", "lrp_epsilon_0_1", "lrpsign_epsilon_0_1", "lrp_alpha_1_beta_0", "lrpsign_sequential_composite_a"]
@@ -108,7 +108,7 @@ def test_functional_ops_match_the_module_version(body, name, variant):
 
 
 def test_functional_model_without_trace_reports_the_ops(body):
-    with pytest.raises(LRPLayerError, match="could not be traced"):
+    with pytest.raises(UnsupportedLayerError, match="could not be traced"):
         LRPZ(Functional(body).eval(), trace=False).attribute(_x(), target=0)
 
 
@@ -324,7 +324,7 @@ class Bilinear(nn.Module):
 
 def test_product_without_a_gate_raises_naming_it():
     model = _init(Bilinear())
-    with pytest.raises(LRPLayerError, match=r"operator\.mul.*test_lrp_torch_functional\.py.*none of them"):
+    with pytest.raises(UnsupportedLayerError, match=r"operator\.mul.*test_lrp_torch_functional\.py.*none of them"):
         LRPZ(model).attribute(_x(), target=0)
 
 
@@ -338,7 +338,7 @@ def test_unknown_operation_raises_naming_it_and_where():
         def forward(self, x):
             return self.fc(torch.exp(self.conv(x)).mean((2, 3)))
 
-    with pytest.raises(LRPLayerError, match=r"torch\.exp .*test_lrp_torch_functional\.py"):
+    with pytest.raises(UnsupportedLayerError, match=r"torch\.exp .*test_lrp_torch_functional\.py"):
         LRPZ(_init(Exp())).attribute(_x(), target=0)
 
 
@@ -351,7 +351,7 @@ def test_mean_over_the_batch_is_refused():
         def forward(self, x):
             return self.fc((x - x.mean()).flatten(1))
 
-    with pytest.raises(LRPLayerError, match="batch"):
+    with pytest.raises(UnsupportedLayerError, match="batch"):
         LRPZ(_init(BatchMean())).attribute(_x(), target=0)
 
 
@@ -372,7 +372,7 @@ def test_user_model_is_unchanged(body):
     forward = model.forward
     for name in NAMES:
         explain(model, _x(), name, target=0)
-    with pytest.raises(LRPLayerError):  # the error path restores too
+    with pytest.raises(UnsupportedLayerError):  # the error path restores too
         LRPZ(_init(Bilinear())).attribute(_x(), target=0)
     after = _state(model)
     assert [m[:-1] for m in before[0]] == [m[:-1] for m in after[0]]

@@ -16,7 +16,7 @@ from torch import nn
 from shared_spec import list_methods, parse
 from signxai_captum import LRPEpsilon, LRPZ, explain
 from signxai_captum.lrp.canonizers import DisableInplace
-from signxai_captum.lrp.composites import LRPLayerError
+from signxai_captum.lrp.composites import UnsupportedLayerError
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def test_resnet_conservation_through_residual_blocks(arch):
 
 
 def test_resnet_without_its_canonizer_reports_the_functional_add_without_trace(resnet18):
-    with pytest.raises(LRPLayerError, match="Add"):
+    with pytest.raises(UnsupportedLayerError, match="Add"):
         LRPZ(resnet18, canonizers=[DisableInplace()], trace=False).attribute(_x(), target=0)
     assert all("forward" not in m.__dict__ for m in resnet18.modules())
     assert all(not m._forward_hooks for m in resnet18.modules())
@@ -203,5 +203,5 @@ def test_new_kinds_batch_equals_per_sample(new_kind):
 
 def test_transformers_are_refused_with_a_clear_error():
     model = _build("swin_t")
-    with pytest.raises(LRPLayerError, match="shifted_window_attention.*features"):
+    with pytest.raises(UnsupportedLayerError, match="shifted_window_attention.*features"):
         LRPEpsilon(model, 0.1).attribute(torch.randn(1, 3, 32, 32), target=0)

@@ -12,14 +12,14 @@ backward pass). Most users want the Captum classes (``signxai_captum.LRPEpsilon`
 """
 
 from .canonizers import Canonizer, ResidualAdd, default_canonizers
-from .composites import Composite, LRPLayerError
+from .composites import Composite, UnsupportedLayerError
 from .engine import RelevanceSession, relevance_session
 from .rules import Rule, as_rule, rule_from_spec
 
 __all__ = [
     "Canonizer",
     "Composite",
-    "LRPLayerError",
+    "UnsupportedLayerError",
     "RelevanceSession",
     "ResidualAdd",
     "Rule",

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from shared_spec import LRPRuleSet
+from shared_spec import LRPRuleSet, UnsupportedLayerError
 
 from .. import blocks
 from .canonizers import ResidualAdd
@@ -43,13 +43,11 @@ from .layers import kernel_kind
 from .rules import BatchNormRule, GateRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
 
 __all__ = [
-    "Composite", "LayerDecision", "LRPLayerError", "PASS_TYPES", "ROUTE_TYPES", "LRP_RULE_VALUES", "is_affine",
+    "Composite", "LayerDecision", "UnsupportedLayerError", "PASS_TYPES", "ROUTE_TYPES", "LRP_RULE_VALUES", "is_affine",
     "is_kernel_padding",
 ]
 
 
-class LRPLayerError(TypeError):
-    """A layer (or functional operation) on the relevance path that LRP has no rule for."""
 
 
 PASS_TYPES: tuple[type[nn.Module], ...] = (

@@ -21,7 +21,7 @@ that cannot be traced run as they are, with module hooks only.
 
 Safety: after the forward pass the autograd graph between hooked layers is checked; an operation
 that is neither a hooked layer nor a pure re-arrangement (e.g. a functional ``x + y`` in a model
-that could not be traced) raises :class:`~signxai_captum.lrp.composites.LRPLayerError`, because the
+that could not be traced) raises :class:`~signxai_captum.lrp.composites.UnsupportedLayerError`, because the
 plain gradient through it would silently break the rules.
 """
 
@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import blocks
 from .canonizers import Canonizer, canonized
-from .composites import Composite, LayerDecision, LRPLayerError, is_affine
+from .composites import Composite, LayerDecision, UnsupportedLayerError, is_affine
 from .functional import FunctionalOp, traced_view
 from .rules import GateRule, LayerCall, Pass, Rule, SumRule
 
@@ -96,7 +96,7 @@ class _RelevanceFunction(torch.autograd.Function):
         result = state.rule.relevance(call, relevance)
         for value, shape in zip(result, state.input_shapes):
             if value is not None and value.shape != shape:
-                raise LRPLayerError(
+                raise UnsupportedLayerError(
                     f"LRP: rule {state.rule!r} of '{call.path}' ({type(call.module).__name__}) returned relevance of "
                     f"shape {tuple(value.shape)} for an input of shape {tuple(shape)}; this layer changes the shape, "
                     "give it another rule with layer_rules"
@@ -113,7 +113,7 @@ def _check_versions(state: _NodeState) -> None:
     changed_in = any(x._version != v for x, v in zip(call.inputs, state.input_versions))
     if changed_out or changed_in:
         where = "output" if changed_out else "input"
-        raise LRPLayerError(
+        raise UnsupportedLayerError(
             f"LRP: the {where} of '{call.path}' ({type(call.module).__name__}) was modified in place after the layer "
             "ran (e.g. by a functional relu_(), x += y or F.relu(..., inplace=True) in forward); LRP needs each "
             "layer's values: write the operation out of place, as a module"
@@ -290,7 +290,7 @@ class RelevanceSession:
         def hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             tensors = _tensors(args) or tuple(a for a in args if isinstance(a, torch.Tensor))
             if any(t.requires_grad for t in tensors):
-                raise LRPLayerError(message)
+                raise UnsupportedLayerError(message)
 
         return hook
 
@@ -309,7 +309,7 @@ class RelevanceSession:
         else:
             inputs = _tensors(args)
         if inputs is None or not isinstance(output, torch.Tensor):
-            raise LRPLayerError(
+            raise UnsupportedLayerError(
                 f"LRP: '{path}' ({type(module).__name__}) must be called with tensors and return one tensor, "
                 f"got {len(args)} argument(s) and a {type(output).__name__}"
             )
@@ -329,7 +329,7 @@ class RelevanceSession:
         elif isinstance(rule, GateRule):
             gates = self._gates(path, module, inputs)
         if rule.needs_kernel and decision.kind is None:
-            raise LRPLayerError(
+            raise UnsupportedLayerError(
                 f"LRP: rule {rule!r} needs a Linear or convolution layer, but '{path}' is a {type(module).__name__}"
             )
         self.layer_rules[path] = rule
@@ -360,7 +360,7 @@ class RelevanceSession:
         signals = sum(1 for x, g in zip(inputs, gates) if not g and x.requires_grad)
         if signals > 1:
             where = path if isinstance(module, FunctionalOp) else f"'{path}' ({type(module).__name__})"
-            raise LRPLayerError(
+            raise UnsupportedLayerError(
                 f"LRP: the product {where} multiplies {len(inputs)} signals and none of them (or not all but one) "
                 "is a gate, i.e. the output of a sigmoid or hard-sigmoid (nn.Sigmoid, nn.Hardsigmoid, "
                 "torch.sigmoid, F.hardsigmoid, ReLU6(x + 3) / 6): LRP has no rule for a product of two signals"
@@ -400,7 +400,7 @@ class RelevanceSession:
         self._padded = {}
 
     def check_graph(self, output: torch.Tensor) -> None:
-        """Raise :class:`LRPLayerError` if an operation LRP cannot see lies on the relevance path."""
+        """Raise :class:`UnsupportedLayerError` if an operation LRP cannot see lies on the relevance path."""
         if output.grad_fn is None:
             raise ValueError("LRP: the model output does not depend on the input (no autograd graph)")
         seen: set[int] = set()
@@ -424,7 +424,7 @@ class RelevanceSession:
             for parent, _ in node.next_functions:
                 stack.append((parent, where))
         if problems:
-            raise LRPLayerError(
+            raise UnsupportedLayerError(
                 "LRP cannot see these functional operations in the model's forward (the model could not be traced "
                 "with torch.fx, or trace=False): "
                 + "; ".join(sorted(set(problems)))

@@ -15,7 +15,7 @@ are not modules, so this module builds, once per model, a *view* of it with ``to
    input-layer search looks through it), ``"sum"`` (sum/difference of two signals), ``"gate"``
    (product of two signals: the gate factor gets no relevance), ``"z"`` (mean, adaptive/average
    pooling, sums over axes, bilinear interpolation: the Z rule with the operation as the linear
-   map) or ``"unsupported"`` (raises :class:`~signxai_captum.lrp.composites.LRPLayerError` naming
+   map) or ``"unsupported"`` (raises :class:`~signxai_captum.lrp.composites.UnsupportedLayerError` naming
    the operation, the module it is written in and its source line, when it is on the relevance
    path). Pure re-arrangements (reshapes, ``torch.cat``, ``flatten``, ``transpose``, indexing,
    ``chunk``, padding, max pooling, nearest interpolation) are left as they are: the gradient
@@ -196,9 +196,9 @@ class FunctionalOp(nn.Module):
         if self.lrp_rule == "unsupported" and isinstance(out, torch.Tensor) and any(
             isinstance(v, torch.Tensor) and v.requires_grad for v in values[: self.n_inputs]
         ):
-            from .composites import LRPLayerError
+            from .composites import UnsupportedLayerError
 
-            raise LRPLayerError(self.message)
+            raise UnsupportedLayerError(self.message)
         return out
 
 

@@ -20,7 +20,6 @@ Division conventions (SPEC §4.1): a quotient with an exactly-zero denominator i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -30,6 +29,7 @@ from torch import nn
 
 from .layers import kernel_forward, kernel_parameters, kernel_transpose
 from ..multipliers import sign_mu
+from shared_spec import check_alpha_beta, check_parameter, parameter_default
 
 __all__ = [
     "LayerCall",
@@ -241,10 +241,7 @@ class Epsilon(_ZFamily):
     name = "epsilon"
 
     def __init__(self, epsilon: float) -> None:
-        epsilon = float(epsilon)
-        if not epsilon > 0 or not math.isfinite(epsilon):
-            raise ValueError(f"Epsilon: epsilon must be a finite number > 0, got {epsilon}")
-        self.epsilon = epsilon
+        self.epsilon = check_parameter("epsilon", epsilon, "Epsilon")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -265,16 +262,13 @@ class StdxEpsilon(_ZFamily):
     Parameters
     ----------
     std_factor : float
-        Factor f >= 0.
+        Factor f > 0.
     """
 
     name = "std_x_epsilon"
 
     def __init__(self, std_factor: float) -> None:
-        std_factor = float(std_factor)
-        if not std_factor >= 0 or not math.isfinite(std_factor):
-            raise ValueError(f"StdxEpsilon: std_factor must be a finite number >= 0, got {std_factor}")
-        self.std_factor = std_factor
+        self.std_factor = check_parameter("std_factor", std_factor, "StdxEpsilon")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -310,8 +304,8 @@ class SignMu(_ZFamily):
 
     name = "sign_mu"
 
-    def __init__(self, mu: float) -> None:
-        self.mu = float(mu)
+    def __init__(self, mu: float = parameter_default("mu")) -> None:
+        self.mu = check_parameter("mu", mu, "SignMu")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -335,9 +329,6 @@ class _KernelRule(Rule):
     @staticmethod
     def _transpose(call: LayerCall, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         return kernel_transpose(call.module, call.x, weight, grad)
-
-
-_ALPHA_BETA_BIAS = ("reference", "split")
 
 
 class AlphaBeta(_KernelRule):
@@ -364,15 +355,15 @@ class AlphaBeta(_KernelRule):
     name = "alpha_beta"
 
     def __init__(
-        self, alpha: float = 1.0, beta: float = 0.0, use_bias: bool = True, alpha_beta_bias: str = "reference"
+        self,
+        alpha: float = 1.0,
+        beta: float = 0.0,
+        use_bias: bool = True,
+        alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
     ) -> None:
-        alpha, beta = float(alpha), float(beta)
-        if not (abs(alpha - beta - 1.0) < 1e-9 and alpha >= 1.0 and beta >= 0.0):
-            raise ValueError(f"AlphaBeta: need alpha - beta = 1, alpha >= 1, beta >= 0; got alpha={alpha}, beta={beta}")
-        if alpha_beta_bias not in _ALPHA_BETA_BIAS:
-            raise ValueError(f"AlphaBeta: alpha_beta_bias must be one of {_ALPHA_BETA_BIAS}, got {alpha_beta_bias!r}")
-        self.alpha, self.beta, self.use_bias = alpha, beta, bool(use_bias)
-        self.alpha_beta_bias = alpha_beta_bias
+        self.alpha, self.beta = check_alpha_beta(alpha, beta, "AlphaBeta")
+        self.use_bias = bool(use_bias)
+        self.alpha_beta_bias = check_parameter("alpha_beta_bias", alpha_beta_bias, "AlphaBeta")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -449,11 +440,8 @@ class Gamma(_KernelRule):
 
     name = "gamma"
 
-    def __init__(self, gamma: float = 0.25) -> None:
-        gamma = float(gamma)
-        if not gamma >= 0 or not math.isfinite(gamma):
-            raise ValueError(f"Gamma: gamma must be a finite number >= 0, got {gamma}")
-        self.gamma = gamma
+    def __init__(self, gamma: float = parameter_default("gamma")) -> None:
+        self.gamma = check_parameter("gamma", gamma, "Gamma")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -509,7 +497,7 @@ class Bounded(_KernelRule):
 
     name = "bounded"
 
-    def __init__(self, low: Any = -1.0, high: Any = 1.0) -> None:
+    def __init__(self, low: Any = parameter_default("low"), high: Any = parameter_default("high")) -> None:
         self.low = self._check_bound(low, "low")
         self.high = self._check_bound(high, "high")
 
@@ -696,15 +684,16 @@ _BY_NAME: dict[str, Any] = {
     "epsilon": lambda p: Epsilon(p["epsilon"]),
     "std_x_epsilon": lambda p: StdxEpsilon(p["std_factor"]),
     "alpha_beta": lambda p: AlphaBeta(
-        p["alpha"], p["beta"], p.get("use_bias", True), alpha_beta_bias=p.get("alpha_beta_bias", "reference")
+        p["alpha"], p["beta"], p.get("use_bias", True),
+        alpha_beta_bias=p.get("alpha_beta_bias", parameter_default("alpha_beta_bias")),
     ),
     "z_plus": lambda p: ZPlus(),
-    "gamma": lambda p: Gamma(p.get("gamma", 0.25)),
+    "gamma": lambda p: Gamma(p.get("gamma", parameter_default("gamma"))),
     "w_square": lambda p: WSquare(),
     "flat": lambda p: Flat(),
-    "bounded": lambda p: Bounded(p.get("low", -1.0), p.get("high", 1.0)),
+    "bounded": lambda p: Bounded(p.get("low", parameter_default("low")), p.get("high", parameter_default("high"))),
     "sign": lambda p: Sign(),
-    "sign_mu": lambda p: SignMu(p.get("mu", 0.0)),
+    "sign_mu": lambda p: SignMu(p.get("mu", parameter_default("mu"))),
     "pass": lambda p: Pass(),
     "route": lambda p: Route(),
     "batch_norm": lambda p: BatchNormRule(),

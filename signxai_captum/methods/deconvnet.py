@@ -2,65 +2,14 @@
 
 ``deconvnet``: at every ``nn.ReLU`` the backward signal g becomes max(g, 0) (no forward mask);
 elsewhere the plain gradient; unit seed at the selected logit. ``deconvnet_x_input``
-multiplies the map by x, ``deconvnet_x_sign(_mu_<v>)`` by sign_mu(x, v).
+multiplies the map by x, ``deconvnet_x_sign(_mu_<v>)`` by sign_mu(x, v). The classes are those of
+:func:`.relu_backward.modified_relu_family` for the ``"deconvnet"`` mode.
 """
 
 from __future__ import annotations
 
-from torch import nn
-
-from .relu_backward import ModifiedReLUAttribution
+from .relu_backward import modified_relu_family
 
 __all__ = ["Deconvnet", "DeconvnetXInput", "DeconvnetXSign"]
 
-
-class Deconvnet(ModifiedReLUAttribution):
-    """``deconvnet``: the gradient with the backward signal at every ReLU set to max(g, 0).
-
-    Only ``nn.ReLU`` modules are treated (``ReLU(inplace=True)`` included); a model with other
-    activation modules, or without any ``nn.ReLU``, gets one warning at construction. The backward
-    pass starts from 1 at the selected logit.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The model (a final softmax is skipped; the model is not modified, its hooks are removed
-        after every call).
-
-    Examples
-    --------
-    >>> attr = Deconvnet(model).attribute(x, target=3)
-    """
-
-    _mode = "deconvnet"
-    _method = "deconvnet"
-
-
-class DeconvnetXInput(Deconvnet):
-    """``deconvnet_x_input``: x * deconvnet."""
-
-    _multiplier = "input"
-    _method = "deconvnet_x_input"
-
-    @property
-    def multiplies_by_inputs(self) -> bool:  # noqa: D102
-        return True
-
-
-class DeconvnetXSign(Deconvnet):
-    """``deconvnet_x_sign`` / ``deconvnet_x_sign_mu_<v>``: deconvnet * sign_mu(x, mu).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The model.
-    mu : float, default 0.0
-        Threshold of sign_mu in the model's raw input units (+1 where x >= mu, -1 elsewhere).
-    """
-
-    _multiplier = "sign"
-    _method = "deconvnet_x_sign"
-
-    def __init__(self, model: nn.Module, mu: float = 0.0) -> None:
-        super().__init__(model)
-        self.mu = float(mu)
+Deconvnet, DeconvnetXInput, DeconvnetXSign = modified_relu_family("deconvnet", __name__)

@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from shared_spec import check_parameter, parameter_default
+
 from ..multipliers import apply_multiplier
 from .base import SignXAIAttribution
 
@@ -60,9 +62,9 @@ class GradientXSign(Gradient):
 
     _multiplier = "sign"
 
-    def __init__(self, model: nn.Module, mu: float = 0.0) -> None:
+    def __init__(self, model: nn.Module, mu: float = parameter_default("mu")) -> None:
         super().__init__(model)
-        self.mu = float(mu)
+        self.mu = check_parameter("mu", mu, type(self).__name__)
 
     def _mu(self) -> float:
         return self.mu

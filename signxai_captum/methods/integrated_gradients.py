@@ -15,9 +15,11 @@ import torch
 from captum.log import log_usage
 from torch import nn
 
+from shared_spec import check_parameter, parameter_default
+
 from ..multipliers import apply_multiplier
 from .base import SignXAIAttribution, TensorOrTuple
-from .sampled_gradients import check_batch_size, gradient_moments
+from .sampled_gradients import gradient_moments
 
 __all__ = ["IntegratedGradients", "IntegratedGradientsXInput", "IntegratedGradientsXSign", "path_alphas"]
 
@@ -29,12 +31,6 @@ def path_alphas(steps: int) -> np.ndarray:
     if steps == 1:
         return np.ones(1)
     return np.arange(steps, dtype=np.float64) / (steps - 1)
-
-
-def _check_steps(steps: Any) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    return steps
 
 
 def _one_baseline(baseline: Any, x: torch.Tensor, where: str) -> torch.Tensor:
@@ -96,11 +92,18 @@ class IntegratedGradients(SignXAIAttribution):
     _multiplier: str | None = None
     mu = 0.0
 
-    def __init__(self, model: nn.Module, steps: int = 50, baseline: BaselineLike = None, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        steps: int = parameter_default("steps"),
+        baseline: BaselineLike = parameter_default("baseline"),
+        batch_size: int = parameter_default("batch_size"),
+    ) -> None:
         super().__init__(model)
-        self.steps = _check_steps(steps)
+        where = type(self).__name__
+        self.steps = check_parameter("steps", steps, where)
         self.baseline = baseline
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = check_parameter("batch_size", batch_size, where)
 
     @property
     def multiplies_by_inputs(self) -> bool:  # noqa: D102
@@ -231,10 +234,10 @@ class IntegratedGradientsXSign(IntegratedGradients):
     def __init__(
         self,
         model: nn.Module,
-        mu: float = 0.0,
-        steps: int = 50,
-        baseline: BaselineLike = None,
-        batch_size: int = 32,
+        mu: float = parameter_default("mu"),
+        steps: int = parameter_default("steps"),
+        baseline: BaselineLike = parameter_default("baseline"),
+        batch_size: int = parameter_default("batch_size"),
     ) -> None:
         super().__init__(model, steps=steps, baseline=baseline, batch_size=batch_size)
-        self.mu = float(mu)
+        self.mu = check_parameter("mu", mu, type(self).__name__)

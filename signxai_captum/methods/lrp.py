@@ -17,10 +17,10 @@ import torch
 from captum.log import log_usage
 from torch import nn
 
-from shared_spec import LRPRuleSet, MethodSpec, format_number, parse
+from shared_spec import LRPRuleSet, MethodParameterError, MethodSpec, lrp_spec, parameter_default, parse
 
 from ..lrp.canonizers import Canonizer, default_canonizers
-from ..lrp.composites import Composite, LRPLayerError
+from ..lrp.composites import Composite, UnsupportedLayerError
 from ..lrp.engine import relevance_session
 from ..modelstate import exclusive
 from ..lrp.rules import Rule
@@ -191,7 +191,7 @@ class LRP(SignXAIAttribution):
             try:
                 output = self._forward(leaves, additional_forward_args)
             except ValueError as error:  # _forward wraps errors raised by the model: show ours as they are
-                if isinstance(error.__cause__, LRPLayerError):
+                if isinstance(error.__cause__, UnsupportedLayerError):
                     raise error.__cause__ from None
                 raise
             finally:
@@ -234,15 +234,19 @@ def _composite(
 
 
 class _Named(LRP):
-    """Shared constructor of the preset classes: build from a method name."""
+    """Shared constructor of the preset classes: the rules of one table preset (:func:`shared_spec.lrp_spec`)."""
 
-    def _init_from_name(self, model: nn.Module, name: str, overrides: dict[str, Any], options: dict[str, Any]) -> None:
-        spec = parse(name, **overrides)
-        LRP.__init__(self, model, spec.lrp_rules(), **options)
-        self.method_name = spec.name
+    def _init_from_spec(
+        self, model: nn.Module, spec: MethodSpec, input_rule: RuleLike | None, options: dict[str, Any]
+    ) -> None:
+        LRP.__init__(self, model, spec.lrp_rules(), input_rule, **options)
+        # a user-given input rule makes it a method without a table name
+        self.method_name = spec.name if input_rule is None else None
+        for key, value in spec.params.items():
+            setattr(self, key, value)
 
 
-class LRPZ(LRP):
+class LRPZ(_Named):
     """``lrp_z``: the Z rule on every kernel layer.
 
     Parameters
@@ -254,11 +258,10 @@ class LRPZ(LRP):
     """
 
     def __init__(self, model: nn.Module, input_rule: RuleLike | None = None, **options: Any) -> None:
-        super().__init__(model, "z", input_rule, **options)
-        self.method_name = "lrp_z" if input_rule is None else None
+        self._init_from_spec(model, lrp_spec("lrp", "z"), input_rule, options)
 
 
-class LRPEpsilon(LRP):
+class LRPEpsilon(_Named):
     """``lrp_epsilon_<v>``: the Epsilon rule on every kernel layer.
 
     Parameters
@@ -272,14 +275,10 @@ class LRPEpsilon(LRP):
     """
 
     def __init__(self, model: nn.Module, epsilon: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        from ..lrp.rules import Epsilon
-
-        super().__init__(model, Epsilon(epsilon), input_rule, **options)
-        self.epsilon = float(epsilon)
-        self.method_name = f"lrp_epsilon_{format_number(self.epsilon)}" if input_rule is None else None
+        self._init_from_spec(model, lrp_spec("lrp", "epsilon", epsilon=epsilon), input_rule, options)
 
 
-class LRPStdxEpsilon(LRP):
+class LRPStdxEpsilon(_Named):
     """``lrp_epsilon_<f>_std_x``: Epsilon with ``epsilon = std_factor * std(layer input)`` per sample.
 
     Parameters
@@ -287,20 +286,16 @@ class LRPStdxEpsilon(LRP):
     model : torch.nn.Module
         The model.
     std_factor : float
-        Factor >= 0.
+        Factor > 0.
     input_rule, layer_rules, canonizers, initial_relevance
         As for :class:`LRP`.
     """
 
     def __init__(self, model: nn.Module, std_factor: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        from ..lrp.rules import StdxEpsilon
-
-        super().__init__(model, StdxEpsilon(std_factor), input_rule, **options)
-        self.std_factor = float(std_factor)
-        self.method_name = f"lrp_epsilon_{format_number(self.std_factor)}_std_x" if input_rule is None else None
+        self._init_from_spec(model, lrp_spec("lrp", "epsilon_std_x", std_factor=std_factor), input_rule, options)
 
 
-class LRPAlphaBeta(LRP):
+class LRPAlphaBeta(_Named):
     """``lrp_alpha_<a>_beta_<b>``: the AlphaBeta rule on every kernel layer.
 
     Parameters
@@ -324,17 +319,11 @@ class LRPAlphaBeta(LRP):
         beta: float = 0.0,
         input_rule: RuleLike | None = None,
         *,
-        alpha_beta_bias: str = "reference",
+        alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
         **options: Any,
     ) -> None:
-        from ..lrp.rules import AlphaBeta
-
-        super().__init__(model, AlphaBeta(alpha, beta, alpha_beta_bias=alpha_beta_bias), input_rule, **options)
-        self.alpha, self.beta = float(alpha), float(beta)
-        self.alpha_beta_bias = alpha_beta_bias
-        self.method_name = (
-            f"lrp_alpha_{format_number(self.alpha)}_beta_{format_number(self.beta)}" if input_rule is None else None
-        )
+        spec = lrp_spec("lrp", "alpha_beta", alpha=alpha, beta=beta, alpha_beta_bias=alpha_beta_bias)
+        self._init_from_spec(model, spec, input_rule, options)
 
 
 class LRPSign(_Named):
@@ -377,23 +366,25 @@ class LRPSign(_Named):
     ) -> None:
         given = [n for n, v in (("epsilon", epsilon), ("std_x", std_x), ("preset", preset)) if v is not None]
         if len(given) > 1:
-            raise ValueError(f"LRPSign: give at most one of epsilon, std_x and preset, got {', '.join(given)}")
+            raise MethodParameterError(f"LRPSign: give at most one of epsilon, std_x and preset, got {', '.join(given)}")
+        extra: dict[str, Any] = {} if alpha_beta_bias is None else {"alpha_beta_bias": alpha_beta_bias}
         if epsilon is not None:
-            preset = f"epsilon_{format_number(float(epsilon))}"
+            spec = lrp_spec("lrpsign", "epsilon", epsilon=epsilon, mu=mu, **extra)
         elif std_x is not None:
-            preset = f"epsilon_{format_number(float(std_x))}_std_x"
+            spec = lrp_spec("lrpsign", "epsilon_std_x", std_factor=std_x, mu=mu, **extra)
         elif preset is None:
-            preset = "z"
+            spec = lrp_spec("lrpsign", "z", mu=mu, **extra)
         elif not isinstance(preset, str):
-            raise TypeError(f"LRPSign: preset must be a string such as 'epsilon_0_1', got {preset!r}")
-        else:
+            raise MethodParameterError(f"LRPSign: preset must be a string such as 'epsilon_0_1', got {preset!r}")
+        else:  # a preset written as in a name: read it with the grammar
             for prefix in ("lrpsign_", "lrp_"):
                 preset = preset.removeprefix(prefix)
-        overrides: dict[str, Any] = {} if mu is None else {"mu": float(mu)}
-        if alpha_beta_bias is not None:
-            overrides["alpha_beta_bias"] = alpha_beta_bias
-        self._init_from_name(model, f"lrpsign_{preset}", overrides, options)
-        self.mu = None if mu is None else float(mu)
+            overrides: dict[str, Any] = dict(extra)
+            if mu is not None:
+                overrides["mu"] = mu
+            spec = parse(f"lrpsign_{preset}", **overrides)
+        self._init_from_spec(model, spec, None, options)
+        self.std_x = spec.params.get("std_factor")
 
 
 class LRPSequentialCompositeA(_Named):
@@ -414,13 +405,15 @@ class LRPSequentialCompositeA(_Named):
     _preset = "sequential_composite_a"
 
     def __init__(
-        self, model: nn.Module, input_rule: RuleLike | None = None, *, alpha_beta_bias: str = "reference", **options: Any
+        self,
+        model: nn.Module,
+        input_rule: RuleLike | None = None,
+        *,
+        alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
+        **options: Any,
     ) -> None:
-        self._init_from_name(model, f"lrp_{self._preset}", {"alpha_beta_bias": alpha_beta_bias}, options)
-        self.alpha_beta_bias = alpha_beta_bias
-        if input_rule is not None:
-            self.composite = Composite(self.composite.dense, self.composite.conv, input_rule, options.get("layer_rules"))
-            self.method_name = None
+        spec = lrp_spec("lrp", self._preset, alpha_beta_bias=alpha_beta_bias)
+        self._init_from_spec(model, spec, input_rule, options)
 
 
 class LRPSequentialCompositeB(LRPSequentialCompositeA):

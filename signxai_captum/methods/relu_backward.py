@@ -9,6 +9,9 @@
 Every other operation keeps its plain gradient. The hooks are removed on exit, also after an
 exception. ``ReLU(inplace=True)`` (torchvision's VGG and ResNet) works: the hooked module runs on a
 copy of its input, so the pre-activation stays available.
+
+:func:`modified_relu_family` builds the attribution classes of one mode (the method, ``_x_input``
+and ``_x_sign``): :mod:`.guided_backprop` and :mod:`.deconvnet` publish them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .base import SignXAIAttribution
 __all__ = [
     "RELU_MODES",
     "ModifiedReLUAttribution",
+    "modified_relu_family",
     "NON_RELU_ACTIVATIONS",
     "modified_relu_backward",
     "other_activations",
@@ -167,3 +171,94 @@ class ModifiedReLUAttribution(SignXAIAttribution):
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         with modified_relu_backward(self.forward_func, self._mode):
             return self._gradients(inputs, target, additional_forward_args)
+
+
+#: Per mode: the class-name stem, the method name, the backward signal at a ReLU, a note on the seed.
+_FAMILIES: dict[str, tuple[str, str, str, str]] = {
+    "guided": ("GuidedBackprop", "guided_backprop", "1[z>0]·max(g, 0)",
+               " (the SIGN-XAI reference multiplies by the logit; we do not)"),
+    "deconvnet": ("Deconvnet", "deconvnet", "max(g, 0)", ""),
+}
+
+
+def modified_relu_family(
+    mode: str, module: str
+) -> tuple[type[ModifiedReLUAttribution], type[ModifiedReLUAttribution], type[ModifiedReLUAttribution]]:
+    """The attribution classes of one ReLU backward mode: the map, x times it, sign_mu(x) times it.
+
+    Parameters
+    ----------
+    mode : {"guided", "deconvnet"}
+        The backward mode (see :func:`modified_relu_backward`).
+    module : str
+        The module that publishes the classes (their ``__module__``).
+
+    Returns
+    -------
+    tuple of three classes
+        ``(GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign)`` for ``"guided"``,
+        ``(Deconvnet, DeconvnetXInput, DeconvnetXSign)`` for ``"deconvnet"``; the other two
+        subclass the first.
+    """
+    if mode not in _FAMILIES:
+        raise ValueError(f"mode must be one of {RELU_MODES}, got {mode!r}")
+    stem, method, signal, note = _FAMILIES[mode]
+    label = method.replace("_", " ")
+
+    class Plain(ModifiedReLUAttribution):
+        _mode = mode
+        _method = method
+
+    class XInput(Plain):
+        _multiplier = "input"
+        _method = f"{method}_x_input"
+
+        @property
+        def multiplies_by_inputs(self) -> bool:  # noqa: D102
+            return True
+
+    class XSign(Plain):
+        _multiplier = "sign"
+        _method = f"{method}_x_sign"
+
+        def __init__(self, model: nn.Module, mu: float = 0.0) -> None:
+            super().__init__(model)
+            self.mu = float(mu)
+
+    docs = {
+        Plain: (
+            f"""``{method}``: the gradient with the backward signal at every ReLU set to {signal}.
+
+            Only ``nn.ReLU`` modules are treated (``ReLU(inplace=True)`` included); a model with other
+            activation modules, or without any ``nn.ReLU``, gets one warning at construction. The backward
+            pass starts from 1 at the selected logit{note}.
+
+            Parameters
+            ----------
+            model : torch.nn.Module
+                The model (a final softmax is skipped; the model is not modified, its hooks are removed
+                after every call).
+
+            Examples
+            --------
+            >>> attr = {stem}(model).attribute(x, target=3)
+            """
+        ),
+        XInput: f"``{method}_x_input``: x * {label}.",
+        XSign: (
+            f"""``{method}_x_sign`` / ``{method}_x_sign_mu_<v>``: {label} * sign_mu(x, mu).
+
+            Parameters
+            ----------
+            model : torch.nn.Module
+                The model.
+            mu : float, default 0.0
+                Threshold of sign_mu in the model's raw input units (+1 where x >= mu, -1 elsewhere).
+            """
+        ),
+    }
+    for cls, suffix in ((Plain, ""), (XInput, "XInput"), (XSign, "XSign")):
+        cls.__name__ = cls.__qualname__ = stem + suffix
+        cls.__module__ = module
+        cls.__doc__ = docs[cls]
+    return Plain, XInput, XSign

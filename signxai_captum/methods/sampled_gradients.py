@@ -16,18 +16,11 @@ import torch
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .base import SignXAIAttribution
 
-__all__ = ["PointsFn", "check_batch_size", "expand_forward_args", "gradient_moments"]
+__all__ = ["PointsFn", "expand_forward_args", "gradient_moments"]
 
 #: ``points(sample_index, point_index) -> inputs``: the input rows for a chunk of (sample, point)
 #: pairs, both 1-D long tensors of the chunk's length, one tensor per model input.
 PointsFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]
-
-
-def check_batch_size(batch_size: Any) -> int:
-    """Return ``batch_size`` as an int >= 1 or raise a clear error."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1 (rows per forward pass), got {batch_size!r}")
-    return batch_size
 
 
 def expand_forward_args(additional_forward_args: Any, sample_index: torch.Tensor, batch: int) -> Any:

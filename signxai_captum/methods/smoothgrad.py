@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from shared_spec import noise_scale, standard_normal_noise
+from shared_spec import check_parameter, noise_scale, parameter_default, standard_normal_noise
 
 from ..multipliers import apply_multiplier
 from .base import SignXAIAttribution
-from .sampled_gradients import check_batch_size, gradient_moments
+from .sampled_gradients import gradient_moments
 
 __all__ = [
     "SmoothGrad",
@@ -31,9 +31,6 @@ __all__ = [
     "VarGradXInput",
     "VarGradXSign",
 ]
-
-NOISE_MODES = ("relative", "absolute")
-
 
 class _NoisyGradientStatistic(SignXAIAttribution):
     """Common code of SmoothGrad and VarGrad; ``_variance`` selects the statistic."""
@@ -45,29 +42,19 @@ class _NoisyGradientStatistic(SignXAIAttribution):
     def __init__(
         self,
         model: nn.Module,
-        samples: int = 50,
-        noise: float = 0.2,
-        noise_mode: str = "relative",
-        seed: int | None = None,
-        batch_size: int = 32,
+        samples: int = parameter_default("samples"),
+        noise: float = parameter_default("noise"),
+        noise_mode: str = parameter_default("noise_mode"),
+        seed: int | None = parameter_default("seed"),
+        batch_size: int = parameter_default("batch_size"),
     ) -> None:
         super().__init__(model)
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"samples must be an int >= 1, got {samples!r}")
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-            raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(
-                "noise_mode must be 'relative' (sigma = noise * (max(x) - min(x))) or 'absolute', "
-                f"got {noise_mode!r}"
-            )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be None or an int, got {seed!r}")
-        self.samples = samples
-        self.noise = float(noise)
-        self.noise_mode = noise_mode
-        self.seed = seed
-        self.batch_size = check_batch_size(batch_size)
+        where = type(self).__name__
+        self.samples = check_parameter("samples", samples, where)
+        self.noise = check_parameter("noise", noise, where)
+        self.noise_mode = check_parameter("noise_mode", noise_mode, where)
+        self.seed = check_parameter("seed", seed, where)
+        self.batch_size = check_parameter("batch_size", batch_size, where)
 
     def _noise(self, inputs: tuple[torch.Tensor, ...]) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
         """Per input: the standard-normal draws (samples, *sample_shape) and sigma per sample (N,)."""
@@ -147,9 +134,9 @@ class SmoothGradXSign(SmoothGrad):
 
     _multiplier = "sign"
 
-    def __init__(self, model: nn.Module, mu: float = 0.0, **params: Any) -> None:
+    def __init__(self, model: nn.Module, mu: float = parameter_default("mu"), **params: Any) -> None:
         super().__init__(model, **params)
-        self.mu = float(mu)
+        self.mu = check_parameter("mu", mu, type(self).__name__)
 
 
 class VarGrad(_NoisyGradientStatistic):
@@ -178,6 +165,6 @@ class VarGradXSign(VarGrad):
 
     _multiplier = "sign"
 
-    def __init__(self, model: nn.Module, mu: float = 0.0, **params: Any) -> None:
+    def __init__(self, model: nn.Module, mu: float = parameter_default("mu"), **params: Any) -> None:
         super().__init__(model, **params)
-        self.mu = float(mu)
+        self.mu = check_parameter("mu", mu, type(self).__name__)

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import LRPRule, LRPRuleSet, resolve_targets
+from shared_spec import LRPRule, LRPRuleSet, UnsupportedLayerError, resolve_targets
 
 from ..softmax import looks_like_probabilities
 from ..tracing import quiet_retracing
@@ -317,7 +317,7 @@ class _Plan:
         if len(free) > 1:
             layer = step.layer
             factors = ", ".join(self.producer.get(step.inputs[i], "the model input") for i in free)
-            raise NotImplementedError(
+            raise UnsupportedLayerError(
                 f"{self.method} has no rule for the product {getattr(layer, 'name', layer)!r} of class "
                 f"{type(layer).__name__}: it multiplies non-constant tensors (from {factors}) none of which is a gate "
                 "(the output of a sigmoid or hard sigmoid, which LRP treats as a constant); products of two "
@@ -425,7 +425,7 @@ def lrp_plan(model: keras.Model, mode: str = "lrp", rules: LRPRuleSet | None = N
 
     Raises
     ------
-    NotImplementedError
+    shared_spec.UnsupportedLayerError
         Naming the first layer without a rule (LRP) or an unsupported model structure.
     """
     key = (mode, _rules_key(rules))
@@ -491,7 +491,7 @@ def lrp(
 
     Raises
     ------
-    NotImplementedError
+    shared_spec.UnsupportedLayerError
         For a layer without an LRP rule (the message names the layer and its class).
     """
     if seed not in ("logit", "unit"):

@@ -8,6 +8,8 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
+from shared_spec import UnsupportedLayerError
+
 __all__ = [
     "KernelLayer",
     "kernel_layer",
@@ -152,13 +154,13 @@ def is_relu(layer_or_activation: Any) -> bool:
     return layer_or_activation is keras.activations.relu or getattr(layer_or_activation, "__name__", "") == "relu"
 
 
-def layer_error(layer: Any, method: str, detail: str = "") -> NotImplementedError:
+def layer_error(layer: Any, method: str, detail: str = "") -> UnsupportedLayerError:
     """The error for a layer or ``keras.ops`` operation the method has no rule for.
 
     The message names the layer, its class, and what to do.
     """
     what = "layer" if isinstance(layer, L.Layer) else "operation"
-    return NotImplementedError(
+    return UnsupportedLayerError(
         f"{method} has no rule for {what} {getattr(layer, 'name', layer)!r} of class {type(layer).__name__}"
         + (f" ({detail})" if detail else "")
         + "; supported: Dense, Conv1D/2D/3D (grouped), DepthwiseConv1D/2D, SeparableConv1D/2D, Conv*DTranspose, "
@@ -166,7 +168,10 @@ def layer_error(layer: Any, method: str, detail: str = "") -> NotImplementedErro
         "Multiply with a sigmoid-like gate, Concatenate, pooling and mean/sum, UpSampling, Flatten/Reshape/Permute/"
         "padding/cropping, activations, dropout, and keras.ops arithmetic with constants. To explain this model "
         "with LRP, rebuild it from supported layers (e.g. replace a Lambda by keras layers or keras.ops calls), "
-        "or use a gradient-based method (gradient, integrated_gradients, smoothgrad), which works on any layer"
+        "or use a gradient-based method (gradient, integrated_gradients, smoothgrad), which works on any layer",
+        layer=str(getattr(layer, "name", layer)),
+        layer_type=type(layer).__name__,
+        options=("rebuild the model from supported layers", "a gradient-based method"),
     )
 
 
@@ -254,19 +259,19 @@ def kernel_layers(layer: Any) -> tuple[KernelLayer, ...] | None:
 
     Raises
     ------
-    NotImplementedError
+    shared_spec.UnsupportedLayerError
         For variants without a rule (quantized or LoRA-enabled Dense, causal Conv1D).
     """
     if isinstance(layer, L.Dense):
         if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
-            raise NotImplementedError(f"Dense layer {layer.name!r} is quantized or LoRA-enabled; not supported")
+            raise UnsupportedLayerError(f"Dense layer {layer.name!r} is quantized or LoRA-enabled; not supported")
         return (KernelLayer(layer, "dense", _dense_linear, (-1,)),)
     if not isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D) + _DEPTHWISE + _SEPARABLE + _TRANSPOSED):
         return None
     if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
-        raise NotImplementedError(f"convolution layer {layer.name!r} is quantized or LoRA-enabled; not supported")
+        raise UnsupportedLayerError(f"convolution layer {layer.name!r} is quantized or LoRA-enabled; not supported")
     if getattr(layer, "padding", None) == "causal":
-        raise NotImplementedError(f"{type(layer).__name__} layer {layer.name!r} uses causal padding; not supported")
+        raise UnsupportedLayerError(f"{type(layer).__name__} layer {layer.name!r} uses causal padding; not supported")
     bias_shape = _bias_shape(layer)
     if isinstance(layer, _DEPTHWISE):
 
@@ -353,7 +358,7 @@ def kernel_layer(layer: Any) -> KernelLayer | None:
     ------
     ValueError
         For a SeparableConv (two parts: use :func:`kernel_layers`).
-    NotImplementedError
+    shared_spec.UnsupportedLayerError
         For variants without a rule (quantized or LoRA-enabled layers, causal Conv1D).
     """
     parts = kernel_layers(layer)

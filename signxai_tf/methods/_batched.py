@@ -15,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from shared_spec import check_parameter
+
 from ..batch import select_logits
 from ..tracing import quiet_retracing
 
@@ -30,9 +32,7 @@ def resolve_batch_targets(model: keras.Model, x: tf.Tensor, target: object) -> n
 
 
 def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    return int(batch_size)
+    return check_parameter("batch_size", batch_size, "batch_size")
 
 
 _COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]" = weakref.WeakKeyDictionary()

@@ -7,6 +7,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from shared_spec import check_parameter, parameter_default
+
 from ..batch import select_logits
 from ..multipliers import apply_multiplier
 
@@ -23,7 +25,7 @@ def logit_gradient(model: keras.Model, x: tf.Tensor, target: Any) -> tf.Tensor:
 
 
 def gradient(
-    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = 0.0
+    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = parameter_default("mu")
 ) -> tf.Tensor:
     """``gradient`` / ``gradient_x_input`` / ``gradient_x_sign(_mu)`` on a logit model.
 
@@ -40,4 +42,5 @@ def gradient(
     mu : float
         Threshold of sign_mu.
     """
+    mu = check_parameter("mu", mu, "gradient")
     return apply_multiplier(logit_gradient(model, x, target), x, multiplier, mu)

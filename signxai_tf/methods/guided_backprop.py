@@ -14,6 +14,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from shared_spec import check_parameter, parameter_default
+
 from ..lrp.engine import modified_relu_gradient
 from ..multipliers import apply_multiplier
 from .grad_cam import grad_cam
@@ -22,7 +24,7 @@ __all__ = ["guided_backprop", "deconvnet", "guided_grad_cam"]
 
 
 def guided_backprop(
-    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = 0.0
+    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = parameter_default("mu")
 ) -> tf.Tensor:
     """Guided backprop of a batch, optionally times x (``"input"``) or sign_mu(x, mu) (``"sign"``).
 
@@ -39,13 +41,15 @@ def guided_backprop(
     mu : float
         Threshold of sign_mu.
     """
+    mu = check_parameter("mu", mu, "guided_backprop")
     return apply_multiplier(modified_relu_gradient(model, x, target, "guided_backprop"), x, multiplier, mu)
 
 
 def deconvnet(
-    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = 0.0
+    model: keras.Model, x: tf.Tensor, target: Any = None, multiplier: str | None = None, mu: float = parameter_default("mu")
 ) -> tf.Tensor:
     """Deconvnet of a batch; parameters as :func:`guided_backprop`."""
+    mu = check_parameter("mu", mu, "deconvnet")
     return apply_multiplier(modified_relu_gradient(model, x, target, "deconvnet"), x, multiplier, mu)
 
 

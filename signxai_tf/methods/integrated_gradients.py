@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from shared_spec import check_parameter, parameter_default
+
 from ..multipliers import apply_multiplier
 from ._batched import chunked_gradient_sum, resolve_batch_targets
 
@@ -26,8 +28,7 @@ def path_alphas(steps: int) -> np.ndarray:
     ValueError
         If ``steps`` is not an int >= 1.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    steps = check_parameter("steps", steps, "integrated_gradients")
     if steps == 1:
         return np.ones(1, dtype=np.float64)
     return np.arange(steps, dtype=np.float64) / (steps - 1)
@@ -55,11 +56,11 @@ def integrated_gradients(
     model: keras.Model,
     x: tf.Tensor,
     target: Any = None,
-    steps: int = 50,
-    baseline: Any = None,
-    batch_size: int = 32,
+    steps: int = parameter_default("steps"),
+    baseline: Any = parameter_default("baseline"),
+    batch_size: int = parameter_default("batch_size"),
     multiplier: str | None = None,
-    mu: float = 0.0,
+    mu: float = parameter_default("mu"),
 ) -> tf.Tensor:
     """Integrated gradients of each sample's selected logit, with the reference's quadrature.
 
@@ -92,6 +93,8 @@ def integrated_gradients(
     tf.Tensor
         ``x``'s shape and dtype.
     """
+    mu = check_parameter("mu", mu, "integrated_gradients")
+    batch_size = check_parameter("batch_size", batch_size, "integrated_gradients")
     alphas_np = path_alphas(steps)
     base = _as_baseline(baseline, x)
     targets = resolve_batch_targets(model, x, target)

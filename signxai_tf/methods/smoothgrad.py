@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from shared_spec import noise_scale, standard_normal_noise
+from shared_spec import check_parameter, check_parameters, noise_scale, parameter_default, standard_normal_noise
 
 from ..multipliers import apply_multiplier
 from ._batched import chunked_gradient_moments, chunked_gradient_sum, resolve_batch_targets
@@ -22,15 +21,10 @@ from ._batched import chunked_gradient_moments, chunked_gradient_sum, resolve_ba
 __all__ = ["smoothgrad", "vargrad", "noisy_inputs_factory"]
 
 
-def _check(samples: int, noise: float, noise_mode: str, seed: int | None) -> None:
-    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
-        raise ValueError(f"samples must be an int >= 1, got {samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.number)) or not np.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    if noise_mode not in ("relative", "absolute"):
-        raise ValueError(f"noise_mode must be 'relative' or 'absolute', got {noise_mode!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+def _check(samples: int, noise: float, noise_mode: str, seed: int | None, where: str) -> tuple[int, float, str, int | None]:
+    """The noise parameters checked against the method table."""
+    values = check_parameters(where, samples=samples, noise=noise, noise_mode=noise_mode, seed=seed)
+    return values["samples"], values["noise"], values["noise_mode"], values["seed"]
 
 
 def noisy_inputs_factory(x: tf.Tensor, samples: int, noise: float, noise_mode: str, seed: int | None):
@@ -39,7 +33,7 @@ def noisy_inputs_factory(x: tf.Tensor, samples: int, noise: float, noise_mode: s
     ``eps`` is ``standard_normal_noise(seed, samples, x.shape[1:], channels_first=False)`` and
     ``sigma = noise_scale(x, noise, noise_mode)``.
     """
-    _check(samples, noise, noise_mode, seed)
+    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "noisy_inputs_factory")
     eps = tf.constant(standard_normal_noise(seed, samples, tuple(x.shape[1:]), channels_first=False), dtype=x.dtype)
     sigma = tf.constant(noise_scale(x.numpy(), float(noise), noise_mode), dtype=x.dtype)
     extra = [1] * (len(x.shape) - 1)
@@ -57,13 +51,13 @@ def smoothgrad(
     model: keras.Model,
     x: tf.Tensor,
     target: Any = None,
-    samples: int = 50,
-    noise: float = 0.2,
-    noise_mode: str = "relative",
-    seed: int | None = None,
-    batch_size: int = 32,
+    samples: int = parameter_default("samples"),
+    noise: float = parameter_default("noise"),
+    noise_mode: str = parameter_default("noise_mode"),
+    seed: int | None = parameter_default("seed"),
+    batch_size: int = parameter_default("batch_size"),
     multiplier: str | None = None,
-    mu: float = 0.0,
+    mu: float = parameter_default("mu"),
 ) -> tf.Tensor:
     """SmoothGrad: the mean gradient of the selected logit over noisy copies of each sample.
 
@@ -100,6 +94,9 @@ def smoothgrad(
     tf.Tensor
         ``x``'s shape and dtype.
     """
+    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "smoothgrad")
+    mu = check_parameter("mu", mu, "smoothgrad")
+    batch_size = check_parameter("batch_size", batch_size, "smoothgrad")
     make_rows = noisy_inputs_factory(x, samples, noise, noise_mode, seed)
     targets = resolve_batch_targets(model, x, target)
     total = chunked_gradient_sum(model, make_rows, targets, samples, batch_size)
@@ -110,13 +107,13 @@ def vargrad(
     model: keras.Model,
     x: tf.Tensor,
     target: Any = None,
-    samples: int = 50,
-    noise: float = 0.2,
-    noise_mode: str = "relative",
-    seed: int | None = None,
-    batch_size: int = 32,
+    samples: int = parameter_default("samples"),
+    noise: float = parameter_default("noise"),
+    noise_mode: str = parameter_default("noise_mode"),
+    seed: int | None = parameter_default("seed"),
+    batch_size: int = parameter_default("batch_size"),
     multiplier: str | None = None,
-    mu: float = 0.0,
+    mu: float = parameter_default("mu"),
 ) -> tf.Tensor:
     """VarGrad: the population variance (divisor ``samples``) of the gradients SmoothGrad averages.
 
@@ -127,6 +124,9 @@ def vargrad(
     tf.Tensor
         ``x``'s shape and dtype.
     """
+    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "vargrad")
+    mu = check_parameter("mu", mu, "vargrad")
+    batch_size = check_parameter("batch_size", batch_size, "vargrad")
     make_rows = noisy_inputs_factory(x, samples, noise, noise_mode, seed)
     targets = resolve_batch_targets(model, x, target)
     _, variance = chunked_gradient_moments(model, make_rows, targets, samples, batch_size)

@@ -7,8 +7,10 @@ twice: as a Keras 3 model (channels-last) and as a PyTorch ``nn.Sequential``
 digits with a list of methods in each available framework and writes one grid
 of heatmaps (PNG by default; the format follows the file extension).
 
-Neither TensorFlow/Keras nor the explanation back ends are imported when this
-module is imported; they are imported lazily by the functions that need them.
+Neither torch, TensorFlow/Keras nor the explanation back ends
+(``signxai_captum``, ``signxai_tf``) are imported when this module is imported;
+they are imported lazily by the functions that need them (torch before
+TensorFlow when both run).
 """
 
 from __future__ import annotations
@@ -544,6 +546,9 @@ def run_demo(
             f"None of the requested frameworks {frameworks} is installed; install "
             "torch (for signxai_captum) and/or tensorflow (for signxai_tf)"
         )
+
+    if "torch" in available:
+        import torch  # noqa: F401  - torch before TensorFlow in one process, whatever the row order
 
     x_test, y_test = load_digits_data()
     if n_samples > len(y_test):

@@ -9,6 +9,9 @@ demo
 
         signxai demo [--out PATH] [--samples N] [--framework torch|tf|both]
                      [--methods m1,m2]
+
+The module imports no framework; the demo imports torch and/or TensorFlow when it
+runs (torch first).
 """
 
 from __future__ import annotations
@@ -88,10 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Loggers whose records the command shows on stderr: the tools and both framework packages.
+_LOGGERS: tuple[str, ...] = ("signxai_tools", "signxai_captum", "signxai_tf")
+
+
 def _configure_logging(quiet: bool) -> None:
-    """Show this package's log records on stderr (INFO, or WARNING if quiet)."""
+    """Show the project's log records on stderr (INFO, or WARNING if quiet)."""
     logging.basicConfig(format="%(levelname)s: %(message)s")
-    logging.getLogger("signxai_captum").setLevel(logging.WARNING if quiet else logging.INFO)
+    for name in _LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the demo
     _configure_logging(args.quiet)
     if args.command == "demo":
-        from signxai_captum.demo import run_demo
+        from signxai_tools.demo import run_demo
 
         try:
             path = run_demo(
