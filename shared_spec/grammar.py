@@ -1,4 +1,4 @@
-"""The method-name grammar (SPEC §2): parse names such as ``lrpsign_epsilon_0_5_std_x_mu_0_5``.
+"""The method-name grammar (docs/semantics.md §2): parse names such as ``lrpsign_epsilon_0_5_std_x_mu_0_5``.
 
 A name is a base name with parameters written into it. Inside a number ``_`` is the decimal
 point (``0_001`` = 0.001) and ``neg_`` negates (``mu_neg_0_5`` = -0.5). Keyword arguments

@@ -1,4 +1,4 @@
-"""The SmoothGrad/VarGrad noise, drawn with numpy so both packages draw the same (SPEC §3)."""
+"""The SmoothGrad/VarGrad noise, drawn with numpy so both packages draw the same (docs/semantics.md §3)."""
 
 from __future__ import annotations
 

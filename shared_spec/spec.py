@@ -14,7 +14,7 @@ class LRPRule:
     """One LRP rule with its parameters, e.g. ``LRPRule("epsilon", {"epsilon": 0.1})``.
 
     Rule names: ``z``, ``epsilon``, ``std_x_epsilon``, ``alpha_beta``, ``z_plus``, ``gamma``,
-    ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu`` (see SPEC §4.1).
+    ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu`` (see docs/semantics.md §4.1).
     """
 
     name: str
@@ -107,7 +107,7 @@ class MethodSpec:
         return self.family == "lrp"
 
     def lrp_rules(self) -> LRPRuleSet:
-        """Return the rules of an LRP method (SPEC §4.3).
+        """Return the rules of an LRP method (docs/semantics.md §4.3).
 
         Raises
         ------

@@ -1,4 +1,4 @@
-"""Target selection shared by both packages (SPEC §1), on numpy arrays."""
+"""Target selection shared by both packages (docs/semantics.md §1), on numpy arrays."""
 
 from __future__ import annotations
 

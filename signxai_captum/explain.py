@@ -10,7 +10,7 @@ from torch import nn
 
 from shared_spec import MethodSpec, list_methods, parse
 
-from .factories import FACTORIES as _FACTORIES
+from .methods.dispatch import DISPATCH as _DISPATCH
 from .methods import SignXAIAttribution
 from .methods.base import check_finite
 
@@ -25,7 +25,7 @@ def supported_methods() -> list[str]:
     list of str
         In table order; parametric forms of these families work too.
     """
-    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _FACTORIES]
+    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _DISPATCH]
 
 
 def attribution_for(
@@ -38,7 +38,7 @@ def attribution_for(
     model : torch.nn.Module
         The model to explain.
     method_name : str or shared_spec.MethodSpec
-        Any name of ``shared_spec.list_methods()`` or a parametric form (SPEC §2).
+        Any name of ``shared_spec.list_methods()`` or a parametric form (docs/semantics.md §2).
     allow_nonfinite : bool, default False
         Sets the attribution's ``allow_nonfinite``: by default inputs with NaN or infinite values
         raise a ``ValueError`` in ``attribute``; True explains them anyway.
@@ -58,11 +58,11 @@ def attribution_for(
         For valid names whose method signxai_captum does not implement yet.
     """
     spec = method_name if isinstance(method_name, MethodSpec) else parse(method_name, **params)
-    factory = _FACTORIES.get(spec.family)
+    factory = _DISPATCH.get(spec.family)
     if factory is None:
         raise NotImplementedError(
             f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_captum yet; "
-            f"implemented families: {', '.join(sorted(_FACTORIES))}"
+            f"implemented families: {', '.join(sorted(_DISPATCH))}"
         )
     attribution = factory(model, spec)
     attribution.allow_nonfinite = bool(allow_nonfinite)

@@ -1,4 +1,4 @@
-"""The input-side factors of the ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (SPEC §1, §3)."""
+"""The input-side factors of the ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (docs/semantics.md §1, §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inputs and targets: check the batch against the model, pick the classes (SPEC §1)."""
+"""Inputs and targets: check the batch against the model, pick the classes (docs/semantics.md §1)."""
 
 from __future__ import annotations
 

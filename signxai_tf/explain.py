@@ -10,7 +10,7 @@ import numpy as np
 from shared_spec import list_methods, parse
 
 from .batch import as_batch
-from .methods.dispatch import METHODS as _METHODS
+from .methods.dispatch import DISPATCH as _DISPATCH
 from .softmax import remove_softmax
 
 __all__ = ["explain", "supported_methods"]
@@ -24,7 +24,7 @@ def supported_methods() -> list[str]:
     list of str
         In table order; parametric forms of these families work too.
     """
-    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _METHODS]
+    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _DISPATCH]
 
 
 def explain(
@@ -70,11 +70,11 @@ def explain(
         For valid names whose method signxai_tf does not implement yet.
     """
     spec = parse(method_name, **params)
-    method = _METHODS.get(spec.family)
+    method = _DISPATCH.get(spec.family)
     if method is None:
         raise NotImplementedError(
             f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_tf yet; "
-            f"implemented families: {', '.join(sorted(_METHODS))}"
+            f"implemented families: {', '.join(sorted(_DISPATCH))}"
         )
     logit_model = remove_softmax(model)
     inputs = as_batch(x, logit_model, allow_nonfinite)

@@ -1,4 +1,4 @@
-"""Slow, literal, framework-free reference of the LRP rules of SPEC §4.1.
+"""Slow, literal, framework-free reference of the LRP rules of docs/semantics.md §4.1.
 
 Everything here is float64 numpy with explicit per-element loops, written to mirror the formulas of
 the specification as directly as possible, so that the engines of both packages (PyTorch and
@@ -8,7 +8,7 @@ A kernel layer is described by an explicit matrix ``W`` of shape ``(out_size, in
 the flattened input ``a`` (``z = W a + b``).  :func:`layer_matrix` builds that matrix for any linear
 map (a convolution included) from its action on the one-hot basis.
 
-Conventions (SPEC §1, §4.1)
+Conventions (docs/semantics.md §1, §4.1)
 ---------------------------
 * ``s(z) = +1`` for ``z >= 0`` and ``-1`` otherwise (also used by ``sign``).
 * A quotient whose denominator is exactly zero is taken as 0 ("0/0 is 0"; a non-zero numerator over
@@ -63,7 +63,7 @@ def layer_matrix(apply_linear: Callable[[np.ndarray], np.ndarray], in_shape: tup
 
 
 def _s(value: float) -> float:
-    """SPEC sign: +1 for value >= 0, -1 otherwise."""
+    """Defined sign: +1 for value >= 0, -1 otherwise."""
     return 1.0 if value >= 0 else -1.0
 
 
@@ -101,7 +101,7 @@ def _z_like(a, W, b, R, factor_of_input, eps_of_z):
 
 
 def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarray, **params) -> np.ndarray:
-    """Relevance at the input of one kernel layer under ``rule`` (SPEC §4.1).
+    """Relevance at the input of one kernel layer under ``rule`` (docs/semantics.md §4.1).
 
     Parameters
     ----------
@@ -269,7 +269,7 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
 
 
 def lrp_batch_norm(a, mean, var, gamma, beta, eps, R, stabiliser=1e-7) -> np.ndarray:
-    """SPEC §4.2 batch norm rule, element by element (all arguments of the input's flat shape).
+    """docs/semantics.md §4.2 batch norm rule, element by element (all arguments of the input's flat shape).
 
     y = gamma (a - mu) / sqrt(var + eps) + beta;  R_in = R * [a / (a - mu)] * [(y - beta) / y],
     each denominator d replaced by d + stabiliser * s(d).
@@ -285,7 +285,7 @@ def lrp_batch_norm(a, mean, var, gamma, beta, eps, R, stabiliser=1e-7) -> np.nda
 
 
 def lrp_sum(xs, R) -> list:
-    """SPEC §4.2 sum rule over same-shape addends: R_i = R * x_i / sum_j x_j, 0/0 = 0."""
+    """docs/semantics.md §4.2 sum rule over same-shape addends: R_i = R * x_i / sum_j x_j, 0/0 = 0."""
     xs = [np.asarray(x, dtype=np.float64).ravel() for x in xs]
     R = np.asarray(R, dtype=np.float64).ravel()
     outs = [np.zeros(R.shape[0]) for _ in xs]

@@ -1,4 +1,4 @@
-"""AlphaBeta as the reference (iNNvestigate's AlphaBetaRule) computes it, in both packages (SPEC §4.1).
+"""AlphaBeta as the reference (iNNvestigate's AlphaBetaRule) computes it, in both packages (docs/semantics.md §4.1).
 
 The reference copies a layer into a positive part (W+, b+) and a negative part (W-, b-) and
 evaluates each on a+ and a-, so both denominators carry the full bias b = b+ + b-:

@@ -1,4 +1,4 @@
-"""Grad-CAM resizing as the reference computes it, in both packages (SPEC §3).
+"""Grad-CAM resizing as the reference computes it, in both packages (docs/semantics.md §3).
 
 - 1-D (``grad_cam_timeseries``, and ``grad_cam`` on time series): linear interpolation with aligned
   end points, output sample t at CAM position t·(n−1)/(T−1), i.e. ``np.interp`` over

@@ -1,4 +1,4 @@
-"""signxai_captum gradient family (SPEC §3): values against independent computations.
+"""signxai_captum gradient family (docs/semantics.md §3): values against independent computations.
 
 References: Captum's GuidedBackprop / Deconvolution / LayerGradCam, a model whose ReLUs are
 replaced by a module with its own autograd.Function, literal per-sample loops of the IG
@@ -21,7 +21,7 @@ from torch import nn  # noqa: E402
 import signxai_captum as sc  # noqa: E402
 from signxai_captum import explain  # noqa: E402
 
-SIGN = {  # multiplier of a name suffix, written out from SPEC §1
+SIGN = {  # multiplier of a name suffix, written out from docs/semantics.md §1
     "": lambda x: 1.0,
     "_x_input": lambda x: x,
     "_x_sign": lambda x: np.where(x >= 0, 1.0, -1.0),
@@ -100,7 +100,7 @@ class _LiteralReLU(nn.Module):
 
 
 def with_literal_relus(model: nn.Module, guided: bool) -> nn.Module:
-    """A deep copy of ``model`` whose nn.ReLU modules compute the SPEC signal by replacement."""
+    """A deep copy of ``model`` whose nn.ReLU modules compute the defined signal by replacement."""
     twin = copy.deepcopy(model)
     for name, module in list(twin.named_modules()):
         for child_name, child in list(module.named_children()):
@@ -182,7 +182,7 @@ def test_non_relu_activations_warn_once():
 
 
 def literal_ig(model, x, baseline, steps, target):
-    """The SPEC quadrature, one path point at a time."""
+    """The defined quadrature, one path point at a time."""
     alphas = [1.0] if steps == 1 else [k / (steps - 1) for k in range(steps)]
     total = np.zeros(x.shape)
     for a in alphas:
@@ -339,7 +339,7 @@ def aligned_linear_resize(a: np.ndarray, size: int) -> np.ndarray:
 
 
 def expected_cam(model, layer_module, x: np.ndarray, targets) -> np.ndarray:
-    """Captum's LayerGradCam (ReLU'd), then SPEC's max-normalisation, resize and channel broadcast.
+    """Captum's LayerGradCam (ReLU'd), then the defined max-normalisation, resize and channel broadcast.
 
     Resize: 1-D linear with aligned end points (np.interp); 2-D bilinear with half-pixel centres.
     """

@@ -16,7 +16,7 @@ from shared_spec import MethodNameError  # noqa: E402
 from signxai_captum import GradientXSign, explain, remove_softmax  # noqa: E402
 
 METHODS = {
-    # name -> function(grad, x) of the SPEC formula, written out independently
+    # name -> function(grad, x) of the defined formula, written out independently
     "gradient": lambda g, x: g,
     "gradient_x_input": lambda g, x: g * x,
     "input_t_gradient": lambda g, x: g * x,

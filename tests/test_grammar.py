@@ -1,4 +1,4 @@
-"""The method table and the name grammar (SPEC §2)."""
+"""The method table and the name grammar (docs/semantics.md §2)."""
 
 from __future__ import annotations
 

@@ -371,7 +371,7 @@ def test_unit_seed_option():
     model, x = relu_cnn(), _x((8, 8, 3))
     rules = parse("lrp_z").lrp_rules()
     logit = lrp(model, tf.constant(x), 1, rules).numpy()
-    unit = lrp(model, tf.constant(x), 1, rules, seed="unit").numpy()
+    unit = lrp(model, tf.constant(x), 1, rules, initial_relevance="one").numpy()
     f = model(x).numpy()[:, 1]
     _close(logit, unit * f[:, None, None, None], 1e-5)
 

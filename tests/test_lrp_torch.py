@@ -1,4 +1,4 @@
-"""signxai_captum LRP on whole networks: SPEC §4 identities, conservation, input-layer rule,
+"""signxai_captum LRP on whole networks: docs/semantics.md §4 identities, conservation, input-layer rule,
 batch independence, zennit agreement, a literal chained computation, model restoration, errors,
 and the Captum contract."""
 
@@ -51,7 +51,7 @@ def batch(n: int = 3, seed: int = 1) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-# SPEC §4.3 identities and conservation
+# docs/semantics.md §4.3 identities and conservation
 # ----------------------------------------------------------------------------------------------
 def test_lrp_z_equals_gradient_x_input_and_lrpsign_z_equals_gradient_x_sign():
     model, x = relu_net(), batch()

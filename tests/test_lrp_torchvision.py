@@ -1,5 +1,5 @@
 """LRP on torchvision VGG16 and ResNet-18/50 (random weights, small inputs): every LRP name of the
-method table runs and gives finite maps; identities and conservation hold through the residual
+method table runs and gives finite maps, the same for a sample in a batch as alone; identities and conservation hold through the residual
 blocks and batch norms."""
 
 from __future__ import annotations
@@ -40,14 +40,19 @@ def resnet18() -> nn.Module:
 
 
 def _run(model, name):
+    """Every name on a batch of two samples (targets 7 and 2): finite maps of the input's shape, and
+    the second sample's map equals the map of that sample explained alone (batch = per sample)."""
+    x = torch.cat([_x(), _x(seed=1)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the four typo'd VGG16ILSVRC suffixes
-        maps = explain(model, _x(), name, target=7)
+        maps = explain(model, x, name, target=[7, 2])
+        alone = explain(model, x[1:], name, target=2)
         large_epsilon = parse(name).params.get("epsilon", 0.0) >= 5.0
-    assert maps.shape == (1, 3, 32, 32)
+    assert maps.shape == (2, 3, 32, 32)
     assert np.all(np.isfinite(maps))
     # with a large epsilon through 16 layers of a random network the relevance underflows to 0
     assert large_epsilon or np.any(maps != 0)
+    np.testing.assert_allclose(maps[1:], alone, rtol=1e-4, atol=1e-5 * max(np.abs(alone).max(), 1e-30))
     return maps
 
 

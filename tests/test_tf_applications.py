@@ -1,4 +1,5 @@
-"""Every name of the table on keras.applications VGG16 and ResNet50 (weights=None): finite maps.
+"""Every name of the table on keras.applications VGG16 and ResNet50 (weights=None): finite maps, and a
+sample's map in a batch equals its map alone.
 
 The models are small (32×32 inputs, batch 2). Each name is run with ``tf.function``s executed
 eagerly, which gives the same numbers (checked below) without tracing one graph per method and
@@ -67,7 +68,11 @@ def test_every_name_gives_finite_maps(app, name):
                 explain(model, x, name, target=[1, 7], **params)
             return
         got = explain(model, x, name, target=[1, 7], **params)
+        alone = explain(model, x[1:], name, target=7, **params)
     assert got.shape == x.shape and np.isfinite(got).all(), name
+    # batch = per sample: the second sample's map is the map of that sample alone (for SmoothGrad and
+    # VarGrad the same seed draws the same noise for a sample whatever its batch)
+    np.testing.assert_allclose(got[1:], alone, rtol=1e-4, atol=1e-5 * max(np.abs(alone).max(), 1e-30), err_msg=name)
     # a Grad-CAM map may be all zero (ReLU of a negative map), every other map may not
     assert np.abs(got).sum() > 0 or "grad_cam" in name, name
 

@@ -1,4 +1,4 @@
-"""Layer-wise relevance propagation for PyTorch (SPEC §4): the engine behind the LRP attributions.
+"""Layer-wise relevance propagation for PyTorch (docs/semantics.md §4): the engine behind the LRP attributions.
 
 >>> from signxai_captum.lrp import Composite, relevance_session
 >>> from shared_spec import parse

@@ -7,10 +7,10 @@ every path (exceptions included): use it through :func:`canonized`.
   use ``nn.ReLU(inplace=True)``) to out-of-place, so each layer's recorded output stays intact.
 - :class:`TorchvisionResNet` routes the residual addition ``out += identity`` of torchvision's
   ``BasicBlock`` and ``Bottleneck`` through a :class:`ResidualAdd` module that carries the sum
-  rule (SPEC §4.2), by overriding each block's ``forward`` on the instance.
+  rule (docs/semantics.md §4.2), by overriding each block's ``forward`` on the instance.
 
 Unlike zennit's ``MergeBatchNorm`` canonizers, nothing here folds batch norms into kernel layers:
-batch norm has its own rule (SPEC §4.2) so that both packages agree.
+batch norm has its own rule (docs/semantics.md §4.2) so that both packages agree.
 """
 
 from __future__ import annotations

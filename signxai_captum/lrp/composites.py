@@ -1,4 +1,4 @@
-"""Composites: which LRP rule applies to which module (SPEC §4.2, §4.3).
+"""Composites: which LRP rule applies to which module (docs/semantics.md §4.2, §4.3).
 
 A :class:`Composite` holds the rule for Linear layers (``dense``), the rule for convolutions
 (``conv``), the optional input-layer rule that replaces them on the kernel layer(s) fed directly by
@@ -56,7 +56,7 @@ PASS_TYPES: tuple[type[nn.Module], ...] = (
     nn.LogSigmoid, nn.Tanhshrink, nn.Threshold, nn.Softshrink, nn.Hardshrink,
     blocks.Rescaling,
     # identities at inference: Pass (not Route) so that they, like activations, end the input-layer
-    # search (SPEC §4.3 looks through Flatten/Reshape/Permute/Padding only)
+    # search (docs/semantics.md §4.3 looks through Flatten/Reshape/Permute/Padding only)
     nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout,
     # normalisations whose statistics are treated as constants (issue 10)
     nn.LayerNorm, nn.GroupNorm,
@@ -196,7 +196,7 @@ class Composite:
         Rule for convolutions (Conv1d/2d/3d and transposed convolutions).
     input_rule : Rule or str, optional
         Replaces ``dense``/``conv`` on the kernel layer(s) fed directly by the model input
-        (looking through Flatten/Reshape/Permute/Padding, SPEC §4.3). ``None``: no replacement.
+        (looking through Flatten/Reshape/Permute/Padding, docs/semantics.md §4.3). ``None``: no replacement.
     layer_rules : mapping, optional
         Overrides, keyed by module path (``"features.0"``, exact) or by module type (matched with
         ``isinstance``, in insertion order); values are rules or rule names (``"pass"``,

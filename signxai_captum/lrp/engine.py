@@ -9,7 +9,7 @@ like a gradient. What arrives at the input is the relevance map.
 
 Why not zennit's hooks: zennit 0.5.1 and 1.0.0 differ in how hooks are registered and how rule
 templates and parameter modifiers are applied; its ``BasicHook`` attributes the first positional
-input only (no two-input residual sums); and SPEC needs per-call decisions (the input layer is
+input only (no two-input residual sums); and the semantics need per-call decisions (the input layer is
 found by following the data, a module may be called twice). The engine here is small and keeps
 all per-call state in :class:`~signxai_captum.lrp.rules.LayerCall` objects, never on modules.
 
@@ -49,7 +49,7 @@ _ROUTING_NODES = re.compile(
     r"Index|Slice|Select|PixelShuffle|PixelUnshuffle|ChannelShuffle|Expand|Split\w*|Unbind|Narrow|Alias|AsStrided|"
     r"Flip|Roll|Unfold|Contiguous|Detach)Backward\d*$"
 )
-# nodes the input-layer search looks through (SPEC §4.3: Flatten/Reshape/Permute/Padding)
+# nodes the input-layer search looks through (docs/semantics.md §4.3: Flatten/Reshape/Permute/Padding)
 _LOOK_THROUGH_NODES = re.compile(
     r"^(View|UnsafeView|ReshapeAlias|Clone|Permute|Transpose|T|ConstantPadNd|Squeeze\w*|Unsqueeze\w*|ToCopy|Alias|"
     r"Expand|Contiguous)Backward\d*$"

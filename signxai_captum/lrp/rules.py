@@ -1,4 +1,4 @@
-"""LRP rules (SPEC §4.1, §4.2): how relevance at a layer's output is moved to its input(s).
+"""LRP rules (docs/semantics.md §4.1, §4.2): how relevance at a layer's output is moved to its input(s).
 
 A rule is a small immutable object with one method, :meth:`Rule.relevance`, that receives the
 :class:`LayerCall` (the module, its inputs and its output as recorded during the forward pass)
@@ -14,7 +14,7 @@ identity-shaped layers), :class:`Route` (plain gradient: reshapes, max pooling, 
 :class:`BatchNormRule`, :class:`SumRule` (residual additions), and :class:`Z` also serves
 average pooling (the pooling is the linear map).
 
-Division conventions (SPEC §4.1): a quotient with an exactly-zero denominator is 0 ("0/0 is 0");
+Division conventions (docs/semantics.md §4.1): a quotient with an exactly-zero denominator is 0 ("0/0 is 0");
 ``s(z) = +1`` for ``z >= 0`` and ``-1`` otherwise.
 """
 
@@ -71,7 +71,7 @@ class LayerCall:
         The module's output, attached to the graph of this call only (``None`` for rules that do
         not need it).
     is_input_layer : bool
-        Whether the module is fed directly by the model input (SPEC §4.3).
+        Whether the module is fed directly by the model input (docs/semantics.md §4.3).
     padding : tuple of (torch.nn.Module, torch.Tensor) or None
         When the input was zero-padded by a padding module that belongs to this convolution (the
         converter's padding for Keras ``padding="same"``, see :mod:`signxai_captum.lrp.composites`):
@@ -337,7 +337,7 @@ class AlphaBeta(_KernelRule):
     With ``a = a+ + a-`` and ``W = W+ + W-``, activator ``z+ = W+ a+ + W- a- + b``, inhibitor
     ``z- = W- a+ + W+ a- + b`` and
     ``R_in = alpha (a+ W+^T(R/z+) + a- W-^T(R/z+)) - beta (a+ W-^T(R/z-) + a- W+^T(R/z-))``,
-    0/0 = 0. This is the reference's form (SPEC §4.1): the layer is copied into a positive part
+    0/0 = 0. This is the reference's form (docs/semantics.md §4.1): the layer is copied into a positive part
     ``(W+, b+)`` and a negative part ``(W-, b-)``, each evaluated on ``a+`` and ``a-``, so both
     denominators carry the full bias ``b = b+ + b-``, also when ``a`` has no negative part.
 
@@ -558,7 +558,7 @@ class Bounded(_KernelRule):
 # other layers
 # --------------------------------------------------------------------------------------------
 class Pass(Rule):
-    """Relevance passes unchanged (activations, other identity-shaped layers; SPEC §4.2)."""
+    """Relevance passes unchanged (activations, other identity-shaped layers; docs/semantics.md §4.2)."""
 
     name = "pass"
     needs_output = False
@@ -583,7 +583,7 @@ class Route(Rule):
 
 
 class BatchNormRule(Rule):
-    """BatchNorm with inference statistics, ``y = gamma (a - mu) / sigma + beta`` (SPEC §4.2).
+    """BatchNorm with inference statistics, ``y = gamma (a - mu) / sigma + beta`` (docs/semantics.md §4.2).
 
     ``R_in = R * [a / (a - mu)] * [(y - beta) / y]``, each denominator stabilised by
     ``1e-7 s(.)``. Equivalent to the Z rule on the affine map with the bias
@@ -613,7 +613,7 @@ class BatchNormRule(Rule):
 
 
 class SumRule(Rule):
-    """Element-wise sums (residual additions, SPEC §4.2): Z rule over the addends.
+    """Element-wise sums (residual additions, docs/semantics.md §4.2): Z rule over the addends.
 
     ``R_i = R * c_i x_i / z``, ``z = sum_j c_j x_j`` (0/0 = 0), with coefficients ``c``: all 1 for a
     sum (and for an average, whose 1/n cancels), ``(1, -1)`` for a difference.

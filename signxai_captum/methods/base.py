@@ -124,7 +124,7 @@ class SignXAIAttribution(GradientAttribution):
             self._warned_probabilities = True
             warnings.warn(
                 "the model's output looks like probabilities (rows sum to 1) but has no nn.Softmax module at "
-                "its end; explanations are computed on this output as it is. Return logits for SPEC-conforming maps.",
+                "its end; explanations are computed on this output as it is. Return logits for maps as docs/semantics.md defines them.",
                 stacklevel=4,
             )
         return output

@@ -1,4 +1,4 @@
-"""Deconvnet and its input-multiplied variants (SPEC §3).
+"""Deconvnet and its input-multiplied variants (docs/semantics.md §3).
 
 ``deconvnet``: at every ``nn.ReLU`` the backward signal g becomes max(g, 0) (no forward mask);
 elsewhere the plain gradient; unit seed at the selected logit. ``deconvnet_x_input``

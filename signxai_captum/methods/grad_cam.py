@@ -1,4 +1,4 @@
-"""Grad-CAM, Grad-CAM for time series and guided Grad-CAM (SPEC §3).
+"""Grad-CAM, Grad-CAM for time series and guided Grad-CAM (docs/semantics.md §3).
 
 Per sample: A = the layer's output (K channels over space/time), α_k = mean over space/time of
 ∂f_c/∂A_k (unit seed), CAM = ReLU(Σ_k α_k A_k), divided by its max when that is > 0, resized to the
@@ -300,7 +300,7 @@ class GradCAM(SignXAIAttribution):
         None: the last convolution in execution order.
     through_activation : bool, default True
         When the layer is a convolution whose output goes first into an activation module, use the
-        activation's output (SPEC: "its output taken after its activation"). An activation applied
+        activation's output (docs/semantics.md §3: the output after its activation). An activation applied
         functionally in ``forward`` (``F.relu``) cannot be followed: the convolution's own output is
         used and one ``UserWarning`` (when the layer is resolved) says so. False: the module's
         output as it is, without that warning.
@@ -482,6 +482,6 @@ class GuidedGradCAM(SignXAIAttribution):
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
     ) -> tuple[torch.Tensor, ...]:
         cam, targets = self.grad_cam._cams(inputs, target, additional_forward_args)
-        with modified_relu_backward(self.forward_func, "guided"):
+        with modified_relu_backward(self.forward_func, "guided_backprop"):
             guided, _ = self._gradients(inputs, targets, additional_forward_args)
         return tuple(self.grad_cam._resize(cam, x, i) * g for i, (x, g) in enumerate(zip(inputs, guided)))

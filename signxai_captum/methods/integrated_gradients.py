@@ -1,4 +1,4 @@
-"""Integrated gradients with the reference's quadrature, and its input-multiplied variants (SPEC §3).
+"""Integrated gradients with the reference's quadrature, and its input-multiplied variants (docs/semantics.md §3).
 
 IG = (x - baseline) * mean_k grad f_c(baseline + alpha_k (x - baseline)), alpha_k = k / (n - 1),
 k = 0 .. n - 1 (both endpoints). With n = 1 the single point is x itself (alpha = 1), so IG is

@@ -1,10 +1,10 @@
-"""Layer-wise relevance propagation (SPEC §4) as Captum attributions, with the SIGN input rules.
+"""Layer-wise relevance propagation (docs/semantics.md §4) as Captum attributions, with the SIGN input rules.
 
 >>> LRPSign(model, epsilon=0.1).attribute(x, target=3)          # lrpsign_epsilon_0_1
 >>> LRP(model, rule=Epsilon(0.1), input_rule=Sign()).attribute(x, target=3)
 >>> LRP.from_method(model, "lrp_sequential_composite_a").attribute(x)
 
-Relevance starts from the selected logit value f_c(x) (SPEC §1), so for conservative rules it sums
+Relevance starts from the selected logit value f_c(x) (docs/semantics.md §1), so for conservative rules it sums
 to about f_c(x); ``return_convergence_delta=True`` returns ``sum(R) - f_c(x)`` per sample.
 """
 
@@ -17,7 +17,7 @@ import torch
 from captum.log import log_usage
 from torch import nn
 
-from shared_spec import LRPRuleSet, MethodParameterError, MethodSpec, lrp_spec, parameter_default, parse
+from shared_spec import LRPRuleSet, MethodParameterError, check_parameter, MethodSpec, lrp_spec, parameter_default, parse
 
 from ..lrp.canonizers import Canonizer, default_canonizers
 from ..lrp.composites import Composite, UnsupportedLayerError
@@ -53,7 +53,7 @@ class LRP(SignXAIAttribution):
         or a ``shared_spec.LRPRuleSet``; or a ready :class:`~signxai_captum.lrp.composites.Composite`
         (then ``input_rule`` and ``layer_rules`` must be left out).
     input_rule : Rule or str, optional
-        Rule for the kernel layer(s) fed directly by the model input (SPEC §4.3), e.g.
+        Rule for the kernel layer(s) fed directly by the model input (docs/semantics.md §4.3), e.g.
         :class:`~signxai_captum.lrp.rules.Sign`. ``None``: the kernel rule there too.
     layer_rules : mapping, optional
         Per-layer overrides keyed by module path (``"features.0"``) or module type; values are rules
@@ -63,7 +63,7 @@ class LRP(SignXAIAttribution):
         (out-of-place activations, torchvision ResNet residual sums). A callable is called once per
         :meth:`attribute` to get fresh instances.
     initial_relevance : {"logit", "one"}, default "logit"
-        Seed at the selected output: its value f_c(x) (SPEC §1) or 1.
+        Seed at the selected output: its value f_c(x) (docs/semantics.md §1) or 1.
     trace : bool, default True
         Run the forward pass through a cached ``torch.fx`` view of the model, so that operations
         written in ``forward`` (``F.relu``, ``x + y``, ``x.mean(...)``, ``x * gate``...) get their
@@ -83,7 +83,7 @@ class LRP(SignXAIAttribution):
         input_rule: RuleLike | None = None,
         layer_rules: Mapping[Any, RuleLike] | None = None,
         canonizers: Sequence[Canonizer] | Callable[[], Sequence[Canonizer]] | None = None,
-        initial_relevance: Literal["logit", "one"] = "logit",
+        initial_relevance: Literal["logit", "one"] = parameter_default("initial_relevance"),
         trace: bool = True,
     ) -> None:
         super().__init__(model)
@@ -92,9 +92,7 @@ class LRP(SignXAIAttribution):
         if canonizers is None:
             canonizers = default_canonizers
         self._canonizers = canonizers
-        if initial_relevance not in ("logit", "one"):
-            raise ValueError(f"initial_relevance must be 'logit' or 'one', got {initial_relevance!r}")
-        self.initial_relevance = initial_relevance
+        self.initial_relevance = check_parameter("initial_relevance", initial_relevance, type(self).__name__)
         self.method_name: str | None = None
         self.input_layers: list[str] = []
         self._warned_no_input_layer = False
@@ -108,7 +106,7 @@ class LRP(SignXAIAttribution):
         model : torch.nn.Module
             The model.
         method : str or shared_spec.MethodSpec
-            An LRP method name (or parametric form, SPEC §2).
+            An LRP method name (or parametric form, docs/semantics.md §2).
         **kwargs
             Keyword overrides of the name's parameters (``epsilon=``, ``mu=``, ``low=``...), plus
             ``layer_rules``, ``canonizers`` and ``initial_relevance`` for the attribution.
@@ -207,7 +205,7 @@ class LRP(SignXAIAttribution):
             self._warned_no_input_layer = True
             warnings.warn(
                 f"the input-layer rule {self.composite.input_rule!r} was not applied: no Linear/convolution layer is "
-                "fed directly by the model input (only Flatten/Reshape/Permute/Padding are looked through, SPEC §4.3)",
+                "fed directly by the model input (only Flatten/Reshape/Permute/Padding are looked through, docs/semantics.md §4.3)",
                 stacklevel=4,
             )
         return tuple(torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads))

@@ -1,9 +1,9 @@
-"""Modified backward passes through ``nn.ReLU`` modules: guided backprop and deconvnet (SPEC §3).
+"""Modified backward passes through ``nn.ReLU`` modules: guided backprop and deconvnet (docs/semantics.md §3).
 
 :func:`modified_relu_backward` hooks every ``nn.ReLU`` module of a model for the duration of a
 ``with`` block, so that in the backward pass the signal g arriving at a ReLU with input z becomes
 
-- ``"guided"`` (guided backprop): 1[z > 0] * max(g, 0);
+- ``"guided_backprop"`` (guided backprop): 1[z > 0] * max(g, 0);
 - ``"deconvnet"``: max(g, 0), without the forward mask.
 
 Every other operation keeps its plain gradient. The hooks are removed on exit, also after an
@@ -23,6 +23,8 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from shared_spec import check_parameter, parameter_default
+
 from ..multipliers import apply_multiplier
 from .base import SignXAIAttribution
 
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 #: The backward modes of :func:`modified_relu_backward`.
-RELU_MODES = ("guided", "deconvnet")
+RELU_MODES = ("guided_backprop", "deconvnet")
 
 #: Activation modules that are not ``nn.ReLU``: guided backprop / deconvnet leave them unchanged.
 NON_RELU_ACTIVATIONS: tuple[type[nn.Module], ...] = (
@@ -85,8 +87,8 @@ def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
     ----------
     model : torch.nn.Module
         The model whose ReLU modules are hooked (temporarily; nothing else is touched).
-    mode : {"guided", "deconvnet"}
-        ``"guided"``: 1[z > 0] * max(g, 0). ``"deconvnet"``: max(g, 0).
+    mode : {"guided_backprop", "deconvnet"}
+        ``"guided_backprop"``: 1[z > 0] * max(g, 0). ``"deconvnet"``: max(g, 0).
 
     Yields
     ------
@@ -95,7 +97,7 @@ def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
     """
     if mode not in RELU_MODES:
         raise ValueError(f"mode must be one of {RELU_MODES}, got {mode!r}")
-    guided = mode == "guided"
+    guided = mode == "guided_backprop"
     pre_activations: dict[nn.Module, torch.Tensor] = {}
 
     def before(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -123,7 +125,7 @@ def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
 
 
 def warn_about_activations(model: nn.Module, method: str, stacklevel: int = 3) -> None:
-    """Warn (once per call) when ``method`` cannot treat every activation of ``model`` as SPEC §3 says."""
+    """Warn (once per call) when ``method`` cannot treat every activation of ``model`` as docs/semantics.md §3 says."""
     others = other_activations(model)
     if others:
         listed = ", ".join(f"{name!r} ({type(m).__name__})" for name, m in others[:5])
@@ -146,12 +148,12 @@ def warn_about_activations(model: nn.Module, method: str, stacklevel: int = 3) -
 class ModifiedReLUAttribution(SignXAIAttribution):
     """Base of :class:`GuidedBackprop` and :class:`Deconvnet`: the gradient with modified ReLUs.
 
-    Subclasses set ``_mode`` (``"guided"`` or ``"deconvnet"``), ``_method`` (the method name for
+    Subclasses set ``_mode`` (``"guided_backprop"`` or ``"deconvnet"``), ``_method`` (the method name for
     messages) and, for the suffix variants, ``_multiplier`` (``"input"`` or ``"sign"``) and ``mu``.
     The backward pass starts from 1 at the selected logit (unit seed).
     """
 
-    _mode = "guided"
+    _mode = "guided_backprop"
     _method = "guided_backprop"
     _multiplier: str | None = None
     mu = 0.0
@@ -175,7 +177,7 @@ class ModifiedReLUAttribution(SignXAIAttribution):
 
 #: Per mode: the class-name stem, the method name, the backward signal at a ReLU, a note on the seed.
 _FAMILIES: dict[str, tuple[str, str, str, str]] = {
-    "guided": ("GuidedBackprop", "guided_backprop", "1[z>0]·max(g, 0)",
+    "guided_backprop": ("GuidedBackprop", "guided_backprop", "1[z>0]·max(g, 0)",
                " (the SIGN-XAI reference multiplies by the logit; we do not)"),
     "deconvnet": ("Deconvnet", "deconvnet", "max(g, 0)", ""),
 }
@@ -188,7 +190,7 @@ def modified_relu_family(
 
     Parameters
     ----------
-    mode : {"guided", "deconvnet"}
+    mode : {"guided_backprop", "deconvnet"}
         The backward mode (see :func:`modified_relu_backward`).
     module : str
         The module that publishes the classes (their ``__module__``).
@@ -196,7 +198,7 @@ def modified_relu_family(
     Returns
     -------
     tuple of three classes
-        ``(GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign)`` for ``"guided"``,
+        ``(GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign)`` for ``"guided_backprop"``,
         ``(Deconvnet, DeconvnetXInput, DeconvnetXSign)`` for ``"deconvnet"``; the other two
         subclass the first.
     """
@@ -221,9 +223,9 @@ def modified_relu_family(
         _multiplier = "sign"
         _method = f"{method}_x_sign"
 
-        def __init__(self, model: nn.Module, mu: float = 0.0) -> None:
+        def __init__(self, model: nn.Module, mu: float = parameter_default("mu")) -> None:
             super().__init__(model)
-            self.mu = float(mu)
+            self.mu = check_parameter("mu", mu, type(self).__name__)
 
     docs = {
         Plain: (

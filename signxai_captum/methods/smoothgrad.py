@@ -1,4 +1,4 @@
-"""SmoothGrad and VarGrad: statistics of the gradient over noisy copies of the input (SPEC §3).
+"""SmoothGrad and VarGrad: statistics of the gradient over noisy copies of the input (docs/semantics.md §3).
 
 ``smoothgrad``: mean_k ∇f_c(x + ε_k); ``vargrad``: the population variance of the same gradients.
 ε_k ~ N(0, σ²) with σ = noise · (max(x) − min(x)) of each sample (``noise_mode="relative"``,

@@ -1,4 +1,4 @@
-"""Layer-wise relevance propagation for Keras 3 (SPEC §4) and the modified-ReLU gradients (SPEC §3).
+"""Layer-wise relevance propagation for Keras 3 (docs/semantics.md §4) and the modified-ReLU gradients (docs/semantics.md §3).
 
 >>> from signxai_tf.lrp import lrp
 >>> from shared_spec import parse

@@ -1,7 +1,7 @@
 """The modified backward pass: replay the layer graph forward, then walk it backward once.
 
-One engine serves LRP (SPEC §4: a relevance rule per layer, seeded with the selected logit value)
-and the modified ReLU gradients of guided backprop and deconvnet (SPEC §3: plain gradient except
+One engine serves LRP (docs/semantics.md §4: a relevance rule per layer, seeded with the selected logit value)
+and the modified ReLU gradients of guided backprop and deconvnet (docs/semantics.md §3: plain gradient except
 at ReLUs, unit seed). The forward replay keeps every layer's input and output; the backward walk
 visits the layers in reverse topological order and maps the signal at each layer's output to its
 inputs (summing where a tensor feeds several layers). The whole pass is one ``tf.function``,
@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import LRPRule, LRPRuleSet, UnsupportedLayerError, resolve_targets
+from shared_spec import LRPRule, LRPRuleSet, UnsupportedLayerError, check_parameter, parameter_default, resolve_targets
 
 from ..softmax import looks_like_probabilities
 from ..tracing import quiet_retracing
@@ -465,9 +465,14 @@ def _run(model: keras.Model, x: tf.Tensor, target: Any, plan: _Plan, logit_seed:
 
 
 def lrp(
-    model: keras.Model, x: tf.Tensor, target: Any, rules: LRPRuleSet, seed: str = "logit", method: str = "LRP"
+    model: keras.Model,
+    x: tf.Tensor,
+    target: Any,
+    rules: LRPRuleSet,
+    initial_relevance: str = parameter_default("initial_relevance"),
+    method: str = "LRP",
 ) -> tf.Tensor:
-    """Layer-wise relevance propagation of a batch (SPEC §4).
+    """Layer-wise relevance propagation of a batch (docs/semantics.md §4).
 
     Parameters
     ----------
@@ -479,7 +484,7 @@ def lrp(
         The class per sample (None: argmax of the logits).
     rules : shared_spec.LRPRuleSet
         The rules per kernel-layer kind and for the input layer(s) (``MethodSpec.lrp_rules()``).
-    seed : {"logit", "unit"}
+    initial_relevance : {"logit", "one"}
         Start from the selected logit value f_c(x) (default) or from 1.
     method : str
         Name used in error messages.
@@ -494,14 +499,13 @@ def lrp(
     shared_spec.UnsupportedLayerError
         For a layer without an LRP rule (the message names the layer and its class).
     """
-    if seed not in ("logit", "unit"):
-        raise ValueError(f"seed must be 'logit' or 'unit', got {seed!r}")
+    initial_relevance = check_parameter("initial_relevance", initial_relevance, method)
     plan = lrp_plan(model, "lrp", rules, method)
-    return _run(model, x, target, plan, seed == "logit")
+    return _run(model, x, target, plan, initial_relevance == "logit")
 
 
 def modified_relu_gradient(model: keras.Model, x: tf.Tensor, target: Any, mode: str) -> tf.Tensor:
-    """The gradient of the selected logit with the ReLU backward replaced (SPEC §3), unit seed.
+    """The gradient of the selected logit with the ReLU backward replaced (docs/semantics.md §3), unit seed.
 
     Parameters
     ----------

@@ -80,7 +80,7 @@ NORMALIZATIONS: tuple[type, ...] = (L.LayerNormalization, L.GroupNormalization) 
     (L.RMSNormalization,) if hasattr(L, "RMSNormalization") else ()
 )
 
-#: Layers the input-layer rule looks through (SPEC §4.3).
+#: Layers the input-layer rule looks through (docs/semantics.md §4.3).
 LOOK_THROUGH: tuple[type, ...] = (
     L.InputLayer,
     L.Flatten,

@@ -1,4 +1,4 @@
-"""The LRP rules of kernel layers (SPEC §4.1), each one relevance step ``R_out -> R_in``.
+"""The LRP rules of kernel layers (docs/semantics.md §4.1), each one relevance step ``R_out -> R_in``.
 
 Every rule is written with the gradient trick: ``W^T s`` is the vector-Jacobian product of the
 layer's linear map (``vjp``), so a rule costs a few forward/transposed convolutions of the layer
@@ -93,7 +93,7 @@ _ALPHA_BETA_BIAS = ("reference", "split")
 
 
 def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="reference"):
-    """AlphaBeta (SPEC §4.1): ``z+ = W+ a+ + W- a- + b``, ``z- = W- a+ + W+ a- + b``.
+    """AlphaBeta (docs/semantics.md §4.1): ``z+ = W+ a+ + W- a- + b``, ``z- = W- a+ + W+ a- + b``.
 
     ``bias_form="reference"``: the full bias in both denominators (the layer copied into
     ``(W+, b+)`` and ``(W-, b-)``, each evaluated on ``a+`` and ``a-``, as the reference does);

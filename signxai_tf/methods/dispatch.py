@@ -10,7 +10,7 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from shared_spec import MethodSpec
+from shared_spec import MethodSpec, method_table
 
 from .grad_cam import grad_cam, grad_cam_timeseries
 from .gradient import gradient
@@ -19,7 +19,7 @@ from .integrated_gradients import integrated_gradients
 from .lrp import lrp_method
 from .smoothgrad import smoothgrad, vargrad
 
-__all__ = ["METHODS"]
+__all__ = ["DISPATCH"]
 
 Method = Callable[[keras.Model, tf.Tensor, Any, MethodSpec], tf.Tensor]
 
@@ -38,21 +38,16 @@ def _modified_gradient(function: Callable[..., tf.Tensor]) -> Method:
     return run
 
 
-def _integrated_gradients(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
-    p = spec.params
-    return integrated_gradients(
-        model, x, target, steps=p["steps"], baseline=p["baseline"], batch_size=p["batch_size"],
-        multiplier=spec.multiplier, mu=_mu(spec),
-    )
+def _family_params(spec: MethodSpec) -> dict[str, Any]:
+    """The parameters the table lists for the method's family, with the name's values."""
+    return {key: spec.params[key] for key in method_table()["families"][spec.family]["params"]}
 
 
-def _noise_method(function: Callable[..., tf.Tensor]) -> Method:
+def _sampled_method(function: Callable[..., tf.Tensor]) -> Method:
+    """integrated_gradients / smoothgrad / vargrad with the family's parameters and the name's multiplier."""
+
     def run(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
-        p = spec.params
-        return function(
-            model, x, target, samples=p["samples"], noise=p["noise"], noise_mode=p["noise_mode"], seed=p["seed"],
-            batch_size=p["batch_size"], multiplier=spec.multiplier, mu=_mu(spec),
-        )
+        return function(model, x, target, multiplier=spec.multiplier, mu=_mu(spec), **_family_params(spec))
 
     return run
 
@@ -66,13 +61,13 @@ def _cam(function: Callable[..., tf.Tensor], with_model: bool = True) -> Method:
 
 
 #: family -> computation, for every family of the method table.
-METHODS: dict[str, Method] = {
+DISPATCH: dict[str, Method] = {
     "gradient": _modified_gradient(gradient),
     "guided_backprop": _modified_gradient(guided_backprop),
     "deconvnet": _modified_gradient(deconvnet),
-    "integrated_gradients": _integrated_gradients,
-    "smoothgrad": _noise_method(smoothgrad),
-    "vargrad": _noise_method(vargrad),
+    "integrated_gradients": _sampled_method(integrated_gradients),
+    "smoothgrad": _sampled_method(smoothgrad),
+    "vargrad": _sampled_method(vargrad),
     "grad_cam": _cam(grad_cam),
     "grad_cam_timeseries": _cam(grad_cam_timeseries, with_model=False),
     "guided_grad_cam": _cam(guided_grad_cam),

@@ -1,4 +1,4 @@
-"""Grad-CAM on images and time series (SPEC §3): ``grad_cam``, ``grad_cam_timeseries``, ``grad_cam_VGG16ILSVRC``.
+"""Grad-CAM on images and time series (docs/semantics.md §3): ``grad_cam``, ``grad_cam_timeseries``, ``grad_cam_VGG16ILSVRC``.
 
 Per sample, with ``A`` the feature map of the chosen layer (``(h, w, K)`` or ``(t, K)``):
 ``alpha_k = mean over space/time of d f_c / d A_k``, ``CAM = ReLU(sum_k alpha_k A_k)``, divided by

@@ -1,4 +1,4 @@
-"""Guided backprop, deconvnet (SPEC §3) and guided Grad-CAM on Keras 3 models.
+"""Guided backprop, deconvnet (docs/semantics.md §3) and guided Grad-CAM on Keras 3 models.
 
 Both are the gradient of the selected logit (unit seed) with the backward signal changed at every
 ReLU (fused ``activation="relu"``, ``ReLU()`` and ``Activation("relu")`` layers): guided backprop

@@ -1,4 +1,4 @@
-"""Integrated gradients and its ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (SPEC §3)."""
+"""Integrated gradients and its ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (docs/semantics.md §3)."""
 
 from __future__ import annotations
 

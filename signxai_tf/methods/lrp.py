@@ -7,15 +7,21 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from shared_spec import MethodSpec
+from shared_spec import MethodSpec, parameter_default
 
 from ..lrp.engine import lrp
 
 __all__ = ["lrp_method"]
 
 
-def lrp_method(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec, seed: str = "logit") -> tf.Tensor:
-    """Relevance of a batch under the rules of an LRP method (``spec.lrp_rules()``), SPEC §4.
+def lrp_method(
+    model: keras.Model,
+    x: tf.Tensor,
+    target: Any,
+    spec: MethodSpec,
+    initial_relevance: str = parameter_default("initial_relevance"),
+) -> tf.Tensor:
+    """Relevance of a batch under the rules of an LRP method (``spec.lrp_rules()``), docs/semantics.md §4.
 
     Parameters
     ----------
@@ -27,7 +33,7 @@ def lrp_method(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec, 
         Class per sample (None: argmax).
     spec : shared_spec.MethodSpec
         A parsed LRP method name.
-    seed : {"logit", "unit"}
-        Start from f_c(x) (default, SPEC §1) or from 1.
+    initial_relevance : {"logit", "one"}
+        Start from f_c(x) (default, docs/semantics.md §1) or from 1.
     """
-    return lrp(model, x, target, spec.lrp_rules(), seed=seed, method=spec.name)
+    return lrp(model, x, target, spec.lrp_rules(), initial_relevance=initial_relevance, method=spec.name)

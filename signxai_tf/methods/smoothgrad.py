@@ -1,4 +1,4 @@
-"""SmoothGrad and VarGrad and their ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (SPEC §3).
+"""SmoothGrad and VarGrad and their ``_x_input`` / ``_x_sign`` / ``_x_sign_mu`` variants (docs/semantics.md §3).
 
 The noise comes from :func:`shared_spec.standard_normal_noise` (numpy, channels-last draws), so
 with the same ``seed`` this package and signxai_captum perturb the same input elements by the

@@ -1,4 +1,4 @@
-"""The same map in both frameworks on converted keras.applications models (SPEC §5, issue 10).
+"""The same map in both frameworks on converted keras.applications models (docs/semantics.md §5, issue 10).
 
 For a representative subset of keras.applications CNNs (random weights, smallest inputs, batch 2
 with explicit targets) converted with ``keras_to_torch``: ``signxai_tf.explain`` on the Keras

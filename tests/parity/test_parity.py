@@ -1,4 +1,4 @@
-"""One table, one answer: every method gives the same map in both packages (SPEC §5).
+"""One table, one answer: every method gives the same map in both packages (docs/semantics.md §5).
 
 For every name of ``shared_spec.list_methods()`` and a sample of parametric names, on each
 architecture of ``parity_models`` built in Keras and converted with ``keras_to_torch``:
