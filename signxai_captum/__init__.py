@@ -41,10 +41,21 @@ from .methods import (  # noqa: E402
     LRPSign,
     LRPStdxEpsilon,
 )
+from shared_spec import (  # noqa: E402
+    MethodNameError,
+    MethodParameterError,
+    SignXAIError,
+    UnsupportedLayerError,
+)
+
 from .multipliers import sign, sign_mu  # noqa: E402
 from .softmax import remove_softmax  # noqa: E402
 
 __all__ = [
+    "MethodNameError",
+    "MethodParameterError",
+    "SignXAIError",
+    "UnsupportedLayerError",
     "LRP",
     "LRPZ",
     "LRPEpsilon",

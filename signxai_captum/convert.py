@@ -19,7 +19,9 @@ Use :func:`to_channels_first` / :func:`to_channels_last` to move data between
 the two conventions.
 
 TensorFlow / Keras are imported lazily inside the conversion functions only;
-importing this module never imports them.
+importing this module never imports them.  The layer graph of a functional model
+is read through :mod:`signxai_tf.lrp.graph`, the one module of the project that
+uses private Keras API.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 import numpy as np
 import torch
 from torch import nn
+
+from shared_spec import UnsupportedLayerError
 
 from .blocks import (  # noqa: F401  (re-exported: the converter's modules)
     KerasGraphModule,
@@ -96,10 +100,6 @@ ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 Shape = Tuple[Optional[int], ...]
 
 
-class UnsupportedLayerError(TypeError):
-    """Raised when a Keras layer (or operation) cannot be converted to PyTorch."""
-
-
 # --------------------------------------------------------------------------- #
 # Layout helpers
 # --------------------------------------------------------------------------- #
@@ -158,7 +158,7 @@ def _torch_axis(axis: int, rank: int) -> int:
     if not 0 <= axis < rank:
         raise ValueError(f"axis {axis} out of range for rank {rank}")
     if axis == 0:
-        raise NotImplementedError("operations along the batch axis are not supported")
+        raise UnsupportedLayerError("operations along the batch axis are not supported")
     if rank < 3:
         return axis
     if axis == rank - 1:
@@ -201,7 +201,7 @@ def _layer_desc(layer: Any) -> str:
 def _check_channels_last(layer: Any) -> None:
     fmt = getattr(layer, "data_format", "channels_last")
     if fmt not in (None, "channels_last"):
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)} uses data_format={fmt!r}; only 'channels_last' "
             "Keras models are supported"
         )
@@ -313,7 +313,7 @@ def _conv_padding(
         pairs = [((k - 1) * d, 0) for k, d in zip(kernel, dilation)]
         return [_pad_module(nd, pairs, 0.0)], 0
     if padding != "same":
-        raise NotImplementedError(f"layer {_layer_desc(layer)}: padding {padding!r} not supported")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: padding {padding!r} not supported")
     pairs_opt = _resolve_same(spatial, kernel, stride, dilation)
     if pairs_opt is None:
         return [SamePadding(kernel, stride, dilation, value=0.0)], 0
@@ -332,7 +332,7 @@ Converter = Callable[[Any, List[Shape]], List[nn.Module]]
 
 def _single(layer: Any, shapes: List[Shape]) -> Shape:
     if len(shapes) != 1:
-        raise NotImplementedError(f"layer {_layer_desc(layer)} must have exactly one input")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)} must have exactly one input")
     return tuple(shapes[0])
 
 
@@ -435,7 +435,7 @@ def _make_pool(nd: int, kind: str) -> Converter:
             pool_cls = _MAX_POOL[nd] if kind == "max" else _AVG_POOL[nd]
             return [pool_cls(kernel, stride)]
         if padding != "same":
-            raise NotImplementedError(
+            raise UnsupportedLayerError(
                 f"layer {_layer_desc(layer)}: padding {padding!r} not supported"
             )
         pairs = _resolve_same(spatial, kernel, stride, (1,) * nd)
@@ -480,18 +480,18 @@ def _convert_batchnorm(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     axis = layer.axis
     if isinstance(axis, (list, tuple)):
         if len(axis) != 1:
-            raise NotImplementedError(f"layer {_layer_desc(layer)}: multi-axis normalisation")
+            raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: multi-axis normalisation")
         axis = axis[0]
     if int(axis) % rank != rank - 1:
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: only normalisation over the channel (last) axis "
             f"is supported, got axis={layer.axis}"
         )
     if getattr(layer, "renorm", False):
-        raise NotImplementedError(f"layer {_layer_desc(layer)}: renorm is not supported")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: renorm is not supported")
     nd = max(rank - 2, 1)
     if nd not in _BN:
-        raise NotImplementedError(f"layer {_layer_desc(layer)}: rank-{rank} input")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: rank-{rank} input")
     mean = _np(layer.moving_mean)
     var = _np(layer.moving_variance)
     channels = mean.shape[0]
@@ -517,11 +517,11 @@ def _convert_relu(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     slope = float(layer.negative_slope or 0.0)
     threshold = float(layer.threshold or 0.0)
     if threshold != 0.0:
-        raise NotImplementedError(f"layer {_layer_desc(layer)}: threshold != 0 not supported")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: threshold != 0 not supported")
     if max_value is None:
         return [nn.LeakyReLU(slope)] if slope else [nn.ReLU()]
     if slope:
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: max_value together with negative_slope not supported"
         )
     max_value = float(max_value)
@@ -545,7 +545,7 @@ def _convert_softmax(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     axis = layer.axis
     if isinstance(axis, (list, tuple)):
         if len(axis) != 1:
-            raise NotImplementedError(f"layer {_layer_desc(layer)}: multi-axis softmax")
+            raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: multi-axis softmax")
         axis = axis[0]
     return [nn.Softmax(dim=_torch_axis(int(axis), rank))]
 
@@ -622,7 +622,7 @@ def _make_upsampling(nd: int) -> Converter:
         _spatial(_single(layer, shapes), nd, layer)
         interpolation = getattr(layer, "interpolation", "nearest")
         if interpolation != "nearest":
-            raise NotImplementedError(
+            raise UnsupportedLayerError(
                 f"layer {_layer_desc(layer)}: interpolation {interpolation!r} not supported "
                 "(only 'nearest')"
             )
@@ -641,7 +641,7 @@ def _convert_rescaling(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
             return torch.tensor(float(arr.reshape(())), dtype=torch.float32)
         if arr.ndim == 1 and rank >= 2:
             return torch.from_numpy(arr.reshape((1, -1) + (1,) * (rank - 2)).copy())
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: only scalar or per-channel scale/offset supported"
         )
 
@@ -652,7 +652,7 @@ def _make_merge(cls: type) -> Converter:
     def convert(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
         ranks = {len(s) for s in shapes}
         if len(ranks) != 1:
-            raise NotImplementedError(
+            raise UnsupportedLayerError(
                 f"layer {_layer_desc(layer)}: inputs of different ranks are not supported"
             )
         return [cls()]
@@ -663,7 +663,7 @@ def _make_merge(cls: type) -> Converter:
 def _convert_concatenate(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     ranks = {len(s) for s in shapes}
     if len(ranks) != 1:
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: inputs of different ranks are not supported"
         )
     return [Concatenate(_torch_axis(int(layer.axis), ranks.pop()))]
@@ -679,7 +679,7 @@ def _cf_constant(value: Any, rank: int, what: str) -> torch.Tensor:
     if arr.size == 1:
         return torch.tensor(float(arr.reshape(())), dtype=torch.float32)
     if arr.ndim > rank:
-        raise NotImplementedError(f"{what}: a constant of shape {arr.shape} broadcast to rank {rank}")
+        raise UnsupportedLayerError(f"{what}: a constant of shape {arr.shape} broadcast to rank {rank}")
     arr = arr.reshape((1,) * (rank - arr.ndim) + arr.shape)
     if rank >= 3:
         arr = np.transpose(arr, _cf_perm(rank))
@@ -697,7 +697,7 @@ def _convert_normalization(layer: Any, shapes: List[Shape]) -> List[nn.Module]:
     axis = layer.axis
     axes = () if axis is None else tuple(int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis]))
     if axes not in ((), (rank - 1,)) and not (mean.size == 1 and variance.size == 1):
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: only normalisation per channel (last axis) or with scalar "
             f"statistics is supported, got axis={axis}"
         )
@@ -712,12 +712,12 @@ def _convert_layer_normalization(layer: Any, shapes: List[Shape]) -> List[nn.Mod
     axis = layer.axis
     axes = [int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
     if axes != [rank - 1]:
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"layer {_layer_desc(layer)}: only normalisation over the channel (last) axis is "
             f"supported, got axis={axis}"
         )
     if getattr(layer, "rms_scaling", False):
-        raise NotImplementedError(f"layer {_layer_desc(layer)}: rms_scaling is not supported")
+        raise UnsupportedLayerError(f"layer {_layer_desc(layer)}: rms_scaling is not supported")
     scale, center = bool(layer.scale), bool(layer.center)
     channels = int(shapes[0][-1])
     if rank == 2 and scale:
@@ -797,16 +797,18 @@ _LAYER_CONVERTERS: Dict[str, Converter] = {
 }
 
 # keras.applications' own layer classes (module, class name) -> converter
-_APPLICATION_CONVERTERS: Dict[Tuple[str, str], Converter] = {
-    ("keras.src.applications.convnext", "LayerScale"): _convert_layer_scale,
-    ("keras.src.applications.convnext", "StochasticDepth"): _convert_identity,  # identity at inference
+#: keras.applications' own layers, by their kind (``signxai_tf.lrp.graph.application_layer_kind``):
+#: the class name and the converter.
+_APPLICATION_CONVERTERS: Dict[str, Tuple[str, Converter]] = {
+    "scale": ("LayerScale", _convert_layer_scale),  # convnext
+    "identity": ("StochasticDepth", _convert_identity),  # convnext; identity at inference
 }
 
 #: Keras layer classes that :func:`keras_to_torch` can convert.
 SUPPORTED_LAYERS: Tuple[str, ...] = tuple(
     sorted(
         set(_LAYER_CONVERTERS)
-        | {name for _, name in _APPLICATION_CONVERTERS}
+        | {name for name, _ in _APPLICATION_CONVERTERS.values()}
         | {"InputLayer", "Sequential", "Functional"}
     )
 )
@@ -817,7 +819,17 @@ def _unsupported(layer: Any, reason: str = "") -> UnsupportedLayerError:
     if reason:
         msg += f": {reason}"
     msg += f". Supported layer classes: {', '.join(SUPPORTED_LAYERS)}"
-    return UnsupportedLayerError(msg)
+    return UnsupportedLayerError(
+        msg, layer=getattr(layer, "name", None), layer_type=type(layer).__name__,
+        options=("rebuild the model from supported layers",),
+    )
+
+
+def _graph() -> Any:
+    """:mod:`signxai_tf.lrp.graph` (imported on first use: it imports TensorFlow)."""
+    from signxai_tf.lrp import graph
+
+    return graph
 
 
 def _converter_for(layer: Any) -> Optional[Converter]:
@@ -828,20 +840,9 @@ def _converter_for(layer: Any) -> Optional[Converter]:
         # Exact type match: subclasses may override ``call`` and change semantics.
         if cls is not None and type(layer) is cls:
             return converter
-    key = (type(layer).__module__, type(layer).__name__)
-    return _APPLICATION_CONVERTERS.get(key)
-
-
-def _is_functional(model: Any) -> bool:
-    import keras
-
-    if isinstance(model, keras.Sequential) or not isinstance(model, keras.Model):
-        return False
-    try:
-        from keras.src.models.functional import Functional
-    except ImportError:  # pragma: no cover - very old / new Keras layouts
-        return hasattr(model, "_nodes_by_depth")
-    return isinstance(model, Functional) and type(model).call is Functional.call
+    kind = _graph().application_layer_kind(layer)
+    entry = _APPLICATION_CONVERTERS.get(kind) if kind is not None else None
+    return entry[1] if entry is not None else None
 
 
 def _is_input_layer(layer: Any) -> bool:
@@ -877,7 +878,7 @@ def _as_module(mods: List[nn.Module]) -> nn.Module:
 def _single_io(model: Any) -> None:
     inputs, outputs = model.inputs, model.outputs
     if len(inputs) != 1 or len(outputs) != 1:
-        raise NotImplementedError(
+        raise UnsupportedLayerError(
             f"model '{model.name}' has {len(inputs)} inputs and {len(outputs)} outputs; "
             "only single-input single-output models are supported"
         )
@@ -966,22 +967,23 @@ def _reduce_axes(axis: Any, rank: int, op: Any) -> Tuple[int, ...]:
     else:
         axes = tuple(sorted(int(a) % rank for a in (axis if isinstance(axis, (list, tuple)) else [axis])))
     if 0 in axes:
-        raise NotImplementedError(f"{_op_desc(op)}: reductions over the batch axis are not supported")
+        raise UnsupportedLayerError(f"{_op_desc(op)}: reductions over the batch axis are not supported")
     return axes
 
 
-def _convert_operation(node: Any) -> nn.Module:
-    """Convert a ``keras.ops`` operation node (not a layer) of a functional graph to a module.
+def _convert_operation(call: Any) -> nn.Module:
+    """Convert a call of a ``keras.ops`` operation (not a layer) of a functional graph to a module.
 
-    The module takes the node's tensor inputs in the order of ``node.input_tensors``.
+    ``call`` is a :class:`signxai_tf.lrp.graph.Call`; the module takes the call's tensor inputs in
+    the order of ``call.inputs``.
     """
-    op = node.operation
+    op = call.layer
     name = type(op).__name__
     if not type(op).__module__.startswith("keras."):
         raise UnsupportedLayerError(f"cannot convert {_op_desc(op)}: not a keras.ops operation")
-    args = list(node.arguments.args)
-    kwargs = dict(node.arguments.kwargs)
-    tensors = [t for t in node.input_tensors]
+    args = list(call.args)
+    kwargs = dict(call.kwargs)
+    tensors = list(call.inputs)
     shapes = [tuple(t.shape) for t in tensors]
     if kwargs:
         raise UnsupportedLayerError(f"cannot convert {_op_desc(op)} called with keyword arguments {sorted(kwargs)}")
@@ -991,7 +993,7 @@ def _convert_operation(node: Any) -> nn.Module:
         axis = getattr(op, "axis", -1)
         if isinstance(axis, (list, tuple)):
             if len(axis) != 1:
-                raise NotImplementedError(f"{_op_desc(op)}: multi-axis softmax")
+                raise UnsupportedLayerError(f"{_op_desc(op)}: multi-axis softmax")
             axis = axis[0]
         return nn.Softmax(dim=_torch_axis(int(axis), len(shapes[0])))
     if name == "Negative" and len(tensors) == 1:
@@ -1003,7 +1005,7 @@ def _convert_operation(node: Any) -> nn.Module:
     if name in _ARITHMETIC_OPS and len(args) == 2:
         if len(tensors) == 2:
             if len({len(sh) for sh in shapes}) != 1:
-                raise NotImplementedError(f"{_op_desc(op)}: operands of different ranks are not supported")
+                raise UnsupportedLayerError(f"{_op_desc(op)}: operands of different ranks are not supported")
             if name not in _TENSOR_OPS:
                 raise UnsupportedLayerError(
                     f"cannot convert {_op_desc(op)}: the division of two tensors is not supported"
@@ -1020,7 +1022,7 @@ def _convert_operation(node: Any) -> nn.Module:
             return ConstantOp(_ARITHMETIC_OPS[name], value, constant_first=constant_first)
     if name in ("Maximum", "Minimum") and len(args) == 2 and len(tensors) == 2:
         if len({len(sh) for sh in shapes}) != 1:
-            raise NotImplementedError(f"{_op_desc(op)}: operands of different ranks are not supported")
+            raise UnsupportedLayerError(f"{_op_desc(op)}: operands of different ranks are not supported")
         return _TENSOR_OPS[name]()
     raise UnsupportedLayerError(
         f"cannot convert {_op_desc(op)} with arguments "
@@ -1071,16 +1073,19 @@ def _is_relu6(op: Any) -> bool:
 
 
 def _is_gate(tensor: Any, producers: Dict[int, Any], depth: int = 0) -> bool:
-    """Whether ``tensor`` is produced by a sigmoid-like activation (looking through reshapes)."""
+    """Whether ``tensor`` is produced by a sigmoid-like activation (looking through reshapes).
+
+    ``producers`` maps ``id`` of a symbolic tensor to the graph call that produces it.
+    """
     import keras
 
-    node = producers.get(id(tensor))
-    if node is None or depth > 32:
+    call = producers.get(id(tensor))
+    if call is None or depth > 32:
         return False
-    op = node.operation
+    op = call.layer
     name = type(op).__name__
     is_layer = isinstance(op, keras.layers.Layer)
-    inputs = list(node.input_tensors)
+    inputs = list(call.inputs)
     if is_layer and (type(op) is keras.layers.Activation or name in _KERNEL_LAYERS):
         return _activation_is(getattr(op, "activation", None), ("sigmoid", "hard_sigmoid"))
     if is_layer and name in _RESHAPE_LAYERS and len(inputs) == 1:
@@ -1093,7 +1098,7 @@ def _is_gate(tensor: Any, producers: Dict[int, Any], depth: int = 0) -> bool:
         return True
     if name in _RESHAPE_OPS and len(inputs) == 1:
         return _is_gate(inputs[0], producers, depth + 1)
-    args = list(node.arguments.args)
+    args = list(call.args)
     if name in _ARITHMETIC_OPS and len(args) == 2 and len(inputs) == 1 and _is_keras_tensor(args[0]):
         constant = np.asarray(_np(args[1]))
         if constant.size != 1:
@@ -1108,13 +1113,13 @@ def _is_gate(tensor: Any, producers: Dict[int, Any], depth: int = 0) -> bool:
 def _produced_by_relu6(tensor: Any, producers: Dict[int, Any], depth: int) -> bool:
     import keras
 
-    node = producers.get(id(tensor))
-    if node is None or depth > 32:
+    call = producers.get(id(tensor))
+    if call is None or depth > 32:
         return False
-    op = node.operation
+    op = call.layer
     if _is_relu6(op):
         return True
-    inputs = list(node.input_tensors)
+    inputs = list(call.inputs)
     name = type(op).__name__
     through = (name in _RESHAPE_LAYERS) if isinstance(op, keras.layers.Layer) else (name in _RESHAPE_OPS)
     return through and len(inputs) == 1 and _produced_by_relu6(inputs[0], producers, depth + 1)
@@ -1132,66 +1137,51 @@ def _convert_functional(model: Any) -> KerasGraphModule:
     import keras
 
     _single_io(model)
-    nodes_by_depth = getattr(model, "_nodes_by_depth", None)
-    if nodes_by_depth is None:
-        raise NotImplementedError(f"cannot read the graph of functional model '{model.name}'")
+    # the calls in Keras' execution order; within a depth in the order of ``model.operations``, so
+    # that the order of the steps agrees with ``model.layers`` (e.g. "the last convolution")
+    graph_calls = _graph().functional_calls(model)
     input_name = "input"
     tensor_names: Dict[int, str] = {id(model.inputs[0]): input_name}
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
-    cache: Dict[Tuple[int, Tuple[Shape, ...]], str] = {}
+    cache: Dict[Tuple[int, ...], str] = {}
     used: set = {input_name}
     steps: List[Tuple[str, Tuple[str, ...], str]] = []
-    producers: Dict[int, Any] = {}
-    for nodes in nodes_by_depth.values():
-        for node in nodes:
-            for t in node.output_tensors:
-                producers[id(t)] = node
-    # within a depth, run the nodes in the order of ``model.operations`` (Keras' traversal order),
-    # so that execution order agrees with ``model.layers`` (e.g. "the last convolution")
-    order = {id(op): i for i, op in enumerate(getattr(model, "operations", None) or model.layers)}
-    for depth in sorted(nodes_by_depth, reverse=True):
-        for node in sorted(nodes_by_depth[depth], key=lambda n: order.get(id(n.operation), len(order))):
-            op = node.operation
-            outputs = list(node.output_tensors)
-            if _is_input_layer(op):
-                for t in outputs:
-                    if id(t) not in tensor_names:
-                        raise NotImplementedError(
-                            f"model '{model.name}': input {op.name!r} is not a model input"
-                        )
-                continue
-            inputs = list(node.input_tensors)
-            missing = [t for t in inputs if id(t) not in tensor_names]
-            if missing:
-                raise NotImplementedError(
-                    f"model '{model.name}': layer {_layer_desc(op)} consumes tensors that "
-                    "are not produced inside the graph"
-                )
-            if len(outputs) != 1:
-                raise NotImplementedError(
-                    f"model '{model.name}': layer {_layer_desc(op)} has {len(outputs)} outputs; "
-                    "only single-output layers are supported"
-                )
-            shapes = tuple(tuple(t.shape) for t in inputs)
-            is_layer = isinstance(op, keras.layers.Layer)
-            multiply = type(op) is keras.layers.Multiply or (not is_layer and type(op).__name__ == "Multiply")
-            gates = _gate_inputs(inputs, producers) if multiply and len(inputs) > 1 else None
-            # shared layers reuse their module; operation nodes (with their constants) never do
-            cache_key = (id(op), shapes, gates) if is_layer else (id(node),)
-            if cache_key not in cache:
-                mod = _as_module(_convert_layer(op, list(shapes)) if is_layer else [_convert_operation(node)])
-                if isinstance(mod, Multiply) and gates is not None:
-                    mod.gate_inputs = gates
-                key = _sanitise(op.name, used)
-                modules[key] = mod
-                cache[cache_key] = key
-            key = cache[cache_key]
-            out_name = f"{key}_out{len(steps)}"
-            tensor_names[id(outputs[0])] = out_name
-            steps.append((key, tuple(tensor_names[id(t)] for t in inputs), out_name))
+    producers: Dict[int, Any] = {id(t): call for call in graph_calls for t in call.outputs}
+    for call in graph_calls:
+        op = call.layer
+        outputs = list(call.outputs)
+        inputs = list(call.inputs)
+        missing = [t for t in inputs if id(t) not in tensor_names]
+        if missing:
+            raise UnsupportedLayerError(
+                f"model '{model.name}': layer {_layer_desc(op)} consumes tensors that "
+                "are not produced inside the graph"
+            )
+        if len(outputs) != 1:
+            raise UnsupportedLayerError(
+                f"model '{model.name}': layer {_layer_desc(op)} has {len(outputs)} outputs; "
+                "only single-output layers are supported"
+            )
+        shapes = tuple(tuple(t.shape) for t in inputs)
+        is_layer = isinstance(op, keras.layers.Layer)
+        multiply = type(op) is keras.layers.Multiply or (not is_layer and type(op).__name__ == "Multiply")
+        gates = _gate_inputs(inputs, producers) if multiply and len(inputs) > 1 else None
+        # shared layers reuse their module; operation calls (with their constants) never do
+        cache_key = (id(op), shapes, gates) if is_layer else (id(call),)
+        if cache_key not in cache:
+            mod = _as_module(_convert_layer(op, list(shapes)) if is_layer else [_convert_operation(call)])
+            if isinstance(mod, Multiply) and gates is not None:
+                mod.gate_inputs = gates
+            key = _sanitise(op.name, used)
+            modules[key] = mod
+            cache[cache_key] = key
+        key = cache[cache_key]
+        out_name = f"{key}_out{len(steps)}"
+        tensor_names[id(outputs[0])] = out_name
+        steps.append((key, tuple(tensor_names[id(t)] for t in inputs), out_name))
     output_name = tensor_names.get(id(model.outputs[0]))
     if output_name is None:
-        raise NotImplementedError(f"model '{model.name}': output tensor not found in graph")
+        raise UnsupportedLayerError(f"model '{model.name}': output tensor not found in graph")
     # The module that produces the model output must be the last registered child.
     for key, _, out in steps:
         if out == output_name and next(reversed(modules)) != key:
@@ -1204,7 +1194,7 @@ def _convert_model(model: Any) -> nn.Module:
 
     if isinstance(model, keras.Sequential):
         return _convert_sequential(model)
-    if _is_functional(model):
+    if _graph().is_functional(model):
         return _convert_functional(model)
     raise _unsupported(
         model, "subclassed models with a custom call() cannot be converted; use a "

@@ -4,10 +4,22 @@
 >>> maps = explain(model, x, "gradient_x_sign", target=3)   # numpy, x's shape
 """
 
+from shared_spec import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
+
 from .explain import explain, supported_methods
 from .multipliers import sign, sign_mu
 from .softmax import remove_softmax
 
-__all__ = ["explain", "remove_softmax", "sign", "sign_mu", "supported_methods"]
+__all__ = [
+    "MethodNameError",
+    "MethodParameterError",
+    "SignXAIError",
+    "UnsupportedLayerError",
+    "explain",
+    "remove_softmax",
+    "sign",
+    "sign_mu",
+    "supported_methods",
+]
 
 __version__ = "0.1.0"

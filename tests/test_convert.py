@@ -369,7 +369,13 @@ def test_unsupported_lstm_raises():
         keras_to_torch(model)
     msg = str(info.value)
     assert "my_lstm" in msg and "LSTM" in msg and "Conv2D" in msg
-    assert isinstance(info.value, TypeError)
+    # the project's one unsupported-layer error, shared with both LRP engines
+    import shared_spec
+    import signxai_tf
+
+    assert isinstance(info.value, NotImplementedError) and isinstance(info.value, shared_spec.SignXAIError)
+    assert UnsupportedLayerError is shared_spec.UnsupportedLayerError is signxai_tf.UnsupportedLayerError
+    assert (info.value.layer, info.value.layer_type) == ("my_lstm", "LSTM")
 
 
 def test_unsupported_lambda_raises():
