@@ -9,29 +9,26 @@ from ._triton_guard import guard_triton
 
 guard_triton()
 
-from .explain import attribution_for, explain, supported_methods  # noqa: E402
-from .methods import Gradient, GradientXInput, GradientXSign, SignXAIAttribution  # noqa: E402
-from .methods import (  # noqa: E402
-    GuidedBackprop,
-    GuidedBackpropXInput,
-    GuidedBackpropXSign,
-    Deconvnet,
-    DeconvnetXInput,
-    DeconvnetXSign,
+from ._explain import attribution_for, explain, supported_methods  # noqa: E402
+from ._methods.base import SignXAIAttribution  # noqa: E402
+from ._methods.gradient import Gradient, GradientXInput, GradientXSign  # noqa: E402
+from ._methods.guided_backprop import GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign  # noqa: E402
+from ._methods.deconvnet import Deconvnet, DeconvnetXInput, DeconvnetXSign  # noqa: E402
+from ._methods.integrated_gradients import (  # noqa: E402
     IntegratedGradients,
     IntegratedGradientsXInput,
     IntegratedGradientsXSign,
+)
+from ._methods.smoothgrad import (  # noqa: E402
     SmoothGrad,
     SmoothGradXInput,
     SmoothGradXSign,
     VarGrad,
     VarGradXInput,
     VarGradXSign,
-    GradCAM,
-    GradCAMTimeseries,
-    GuidedGradCAM,
 )
-from .methods import (  # noqa: E402
+from ._methods.grad_cam import GradCAM, GradCAMTimeseries, GuidedGradCAM  # noqa: E402
+from ._methods.lrp import (  # noqa: E402
     LRP,
     LRPZ,
     LRPAlphaBeta,
@@ -48,8 +45,8 @@ from shared_spec import (  # noqa: E402
     UnsupportedLayerError,
 )
 
-from .multipliers import sign, sign_mu  # noqa: E402
-from .softmax import remove_softmax  # noqa: E402
+from ._multipliers import sign, sign_mu  # noqa: E402
+from ._softmax import remove_softmax  # noqa: E402
 
 __all__ = [
     "MethodNameError",

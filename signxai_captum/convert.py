@@ -20,7 +20,7 @@ the two conventions.
 
 TensorFlow / Keras are imported lazily inside the conversion functions only;
 importing this module never imports them.  The layer graph of a functional model
-is read through :mod:`signxai_tf.lrp.graph`, the one module of the project that
+is read through :mod:`signxai_tf.lrp._graph`, the one module of the project that
 uses private Keras API.
 """
 
@@ -37,7 +37,7 @@ from torch import nn
 
 from shared_spec import UnsupportedLayerError
 
-from .blocks import (  # noqa: F401  (re-exported: the converter's modules)
+from ._blocks import (  # noqa: F401  (re-exported: the converter's modules)
     KerasGraphModule,
     ChannelsLastFlatten,
     ChannelsLastReshape,
@@ -797,7 +797,7 @@ _LAYER_CONVERTERS: Dict[str, Converter] = {
 }
 
 # keras.applications' own layer classes (module, class name) -> converter
-#: keras.applications' own layers, by their kind (``signxai_tf.lrp.graph.application_layer_kind``):
+#: keras.applications' own layers, by their kind (``signxai_tf.lrp._graph.application_layer_kind``):
 #: the class name and the converter.
 _APPLICATION_CONVERTERS: Dict[str, Tuple[str, Converter]] = {
     "scale": ("LayerScale", _convert_layer_scale),  # convnext
@@ -826,8 +826,8 @@ def _unsupported(layer: Any, reason: str = "") -> UnsupportedLayerError:
 
 
 def _graph() -> Any:
-    """:mod:`signxai_tf.lrp.graph` (imported on first use: it imports TensorFlow)."""
-    from signxai_tf.lrp import graph
+    """:mod:`signxai_tf.lrp._graph` (imported on first use: it imports TensorFlow)."""
+    from signxai_tf.lrp import _graph as graph
 
     return graph
 
@@ -974,7 +974,7 @@ def _reduce_axes(axis: Any, rank: int, op: Any) -> Tuple[int, ...]:
 def _convert_operation(call: Any) -> nn.Module:
     """Convert a call of a ``keras.ops`` operation (not a layer) of a functional graph to a module.
 
-    ``call`` is a :class:`signxai_tf.lrp.graph.Call`; the module takes the call's tensor inputs in
+    ``call`` is a :class:`signxai_tf.lrp._graph.Call`; the module takes the call's tensor inputs in
     the order of ``call.inputs``.
     """
     op = call.layer

@@ -6,9 +6,9 @@
 
 from shared_spec import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
 
-from .explain import explain, supported_methods
-from .multipliers import sign, sign_mu
-from .softmax import remove_softmax
+from ._explain import explain, supported_methods
+from ._multipliers import sign, sign_mu
+from ._softmax import remove_softmax
 
 __all__ = [
     "MethodNameError",

@@ -4,16 +4,16 @@
 >>> from shared_spec import parse
 >>> composite = Composite.from_rule_set(parse("lrp_epsilon_0_1").lrp_rules())
 
-Modules (mirroring :mod:`signxai_tf.lrp`): :mod:`.layers` (kernel layers as linear maps),
+Modules (mirroring :mod:`signxai_tf.lrp`): :mod:`._layers` (kernel layers as linear maps),
 :mod:`.rules` (the rules), :mod:`.composites` (which rule goes to which module),
-:mod:`.canonizers` (temporary, fully undone model rewrites), :mod:`.engine` (the hooks and the
+:mod:`.canonizers` (temporary, fully undone model rewrites), :mod:`._engine` (the hooks and the
 backward pass). Most users want the Captum classes (``signxai_captum.LRPEpsilon``, ...) or
 ``signxai_captum.explain`` instead.
 """
 
 from .canonizers import Canonizer, ResidualAdd, default_canonizers
 from .composites import Composite, UnsupportedLayerError
-from .engine import RelevanceSession, relevance_session
+from ._engine import RelevanceSession, relevance_session
 from .rules import Rule, as_rule, rule_from_spec
 
 __all__ = [

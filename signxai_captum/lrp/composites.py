@@ -37,9 +37,9 @@ from torch import nn
 
 from shared_spec import LRPRuleSet, UnsupportedLayerError
 
-from .. import blocks
+from .. import _blocks as blocks
 from .canonizers import ResidualAdd
-from .layers import kernel_kind
+from ._layers import kernel_kind
 from .rules import BatchNormRule, GateRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
 
 __all__ = [
@@ -166,7 +166,7 @@ class LayerDecision:
 def is_kernel_padding(module: nn.Module) -> bool:
     """Whether ``module`` is zero padding that belongs to the convolution it feeds.
 
-    True for the converter's :class:`~signxai_captum.blocks.SamePadding` (Keras ``padding="same"``)
+    True for the converter's :class:`~signxai_captum._blocks.SamePadding` (Keras ``padding="same"``)
     and for any zero-padding module with the attribute ``lrp_kernel_padding = True``. Such padding
     is treated like a convolution's own ``padding=`` argument: the padded positions are not layer
     inputs (no bounds for Bounded, no unit input for WSquare/Flat, not in std(a) for StdxEpsilon).

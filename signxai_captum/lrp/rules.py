@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .layers import kernel_forward, kernel_parameters, kernel_transpose
-from ..multipliers import sign_mu
+from ._layers import kernel_forward, kernel_parameters, kernel_transpose
+from .._multipliers import sign_mu
 from shared_spec import check_alpha_beta, check_parameter, parameter_default
 
 __all__ = [

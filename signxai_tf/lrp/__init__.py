@@ -4,12 +4,12 @@
 >>> from shared_spec import parse
 >>> relevance = lrp(model, x, target=None, rules=parse("lrp_epsilon_0_1").lrp_rules())
 
-Modules: :mod:`.graph` (the layer graph; the only module touching private Keras API),
-:mod:`.layers` (layer kinds and kernel layers as linear maps), :mod:`.rules` (the kernel-layer
-rules), :mod:`.engine` (forward replay and one backward walk).
+Modules: :mod:`._graph` (the layer graph; the only module touching private Keras API),
+:mod:`._layers` (layer kinds and kernel layers as linear maps), :mod:`._rules` (the kernel-layer
+rules), :mod:`._engine` (forward replay and one backward walk).
 """
 
-from .engine import lrp, lrp_plan, modified_relu_gradient
-from .rules import RULES
+from ._engine import lrp, lrp_plan, modified_relu_gradient
+from ._rules import RULES
 
 __all__ = ["lrp", "lrp_plan", "modified_relu_gradient", "RULES"]

@@ -1,0 +1,153 @@
+"""Method names to attributions: :func:`attribution_for` and :func:`explain`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared_spec import MethodSpec, list_methods, parse
+
+from ._methods.dispatch import DISPATCH as _DISPATCH
+from ._methods.base import SignXAIAttribution
+from ._methods.base import check_finite
+
+__all__ = ["attribution_for", "explain", "supported_methods"]
+
+
+def supported_methods() -> list[str]:
+    """The named methods of ``shared_spec.list_methods()`` that this package computes.
+
+    Returns
+    -------
+    list of str
+        In table order; parametric forms of these families work too.
+    """
+    return [name for name in list_methods(include_deprecated=False) if parse(name).family in _DISPATCH]
+
+
+def attribution_for(
+    model: nn.Module, method_name: str | MethodSpec, *, allow_nonfinite: bool = False, **params: Any
+) -> SignXAIAttribution:
+    """Return the configured Captum attribution for a method name of the table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model to explain.
+    method_name : str or shared_spec.MethodSpec
+        Any name of ``shared_spec.list_methods()`` or a parametric form (docs/semantics.md §2).
+    allow_nonfinite : bool, default False
+        Sets the attribution's ``allow_nonfinite``: by default inputs with NaN or infinite values
+        raise a ``ValueError`` in ``attribute``; True explains them anyway.
+    **params
+        Keyword overrides of the name's parameters (e.g. ``mu=0.5``).
+
+    Returns
+    -------
+    SignXAIAttribution
+        Call ``.attribute(inputs, target=...)`` on it.
+
+    Raises
+    ------
+    shared_spec.MethodNameError
+        For names that do not parse.
+    NotImplementedError
+        For valid names whose method signxai_captum does not implement yet.
+    """
+    spec = method_name if isinstance(method_name, MethodSpec) else parse(method_name, **params)
+    factory = _DISPATCH.get(spec.family)
+    if factory is None:
+        raise NotImplementedError(
+            f"method {spec.name!r} (family {spec.family!r}) is not implemented in signxai_captum yet; "
+            f"implemented families: {', '.join(sorted(_DISPATCH))}"
+        )
+    attribution = factory(model, spec)
+    attribution.allow_nonfinite = bool(allow_nonfinite)
+    return attribution
+
+
+def _as_batch(x: Any, model: nn.Module, allow_nonfinite: bool = False) -> torch.Tensor:
+    """A copy of ``x`` as a floating tensor on the model's device (the caller's array is untouched).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If ``x`` is not a batch (fewer than 2 dimensions), has 0 samples, or (unless
+        ``allow_nonfinite``) has NaN or infinite values in the model's dtype.
+    """
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    if isinstance(x, torch.Tensor):
+        tensor = x.detach().clone()
+    else:
+        array = np.asarray(x)
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"x must be a numeric array or tensor, got dtype {array.dtype}")
+        tensor = torch.tensor(array)
+    if tensor.ndim < 2:
+        raise ValueError(
+            f"x must be a batch with the samples along axis 0, got shape {tuple(tensor.shape)}; "
+            "for one sample use x[None]"
+        )
+    if tensor.shape[0] == 0:
+        raise ValueError(
+            f"x has 0 samples (shape {tuple(tensor.shape)}); pass a batch with at least one sample along axis 0"
+        )
+    converted = tensor.to(device=device, dtype=dtype)
+    if not allow_nonfinite:
+        check_finite(converted, "x", "or pass allow_nonfinite=True to explain them anyway", before=tensor)
+    return converted
+
+
+def explain(
+    model: nn.Module, x: Any, method_name: str, target: Any = None, *, allow_nonfinite: bool = False, **params: Any
+) -> np.ndarray:
+    """Explain a PyTorch model's decision for a batch with a method of the table.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; it returns logits (a final ``nn.Softmax`` module is skipped). It is not
+        modified: training flags and ``requires_grad`` are restored.
+    x : numpy.ndarray or torch.Tensor
+        A batch, samples along axis 0, in the model's layout (channels first). Not modified.
+    method_name : str
+        A name of ``shared_spec.list_methods()`` or a parametric form, e.g. ``"gradient_x_sign"``,
+        ``"gradient_x_sign_mu_neg_0_5"``.
+    target : None, int, sequence of int or 1-D tensor
+        ``None``: the argmax of the logits per sample; an int: that class for all samples;
+        a sequence of length N: one class per sample.
+    allow_nonfinite : bool, default False
+        By default NaN or infinite values in ``x`` (after conversion to the model's dtype) raise a
+        ``ValueError`` naming how many there are and the index of the first, before anything is
+        computed. True explains such input anyway (the maps are then usually NaN).
+    **params
+        Keyword overrides of the parameters written in the name.
+
+    Returns
+    -------
+    numpy.ndarray
+        One map per sample, exactly ``x``'s shape.
+
+    Raises
+    ------
+    ValueError
+        For an empty batch, non-finite values (see ``allow_nonfinite``), or input the model cannot
+        run on (with advice when ``x`` looks channels-last or lacks the batch axis).
+    shared_spec.MethodNameError, shared_spec.MethodParameterError
+        For names that do not parse and bad keyword parameters.
+    """
+    attribution = attribution_for(model, method_name, **params)
+    inputs = _as_batch(x, model, allow_nonfinite)
+    attribution.allow_nonfinite = True  # x was checked above: attribute() need not check it again
+    result = attribution.attribute(inputs, target=target)
+    out = result.detach().cpu().numpy()
+    if out.shape != tuple(inputs.shape):  # every method must return x's shape
+        raise RuntimeError(f"internal error: {method_name} returned shape {out.shape} for input {tuple(inputs.shape)}")
+    return out

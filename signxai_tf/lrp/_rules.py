@@ -1,0 +1,235 @@
+"""The LRP rules of kernel layers (docs/semantics.md §4.1), each one relevance step ``R_out -> R_in``.
+
+Every rule is written with the gradient trick: ``W^T s`` is the vector-Jacobian product of the
+layer's linear map (``vjp``), so a rule costs a few forward/transposed convolutions of the layer
+and works for Dense and every convolution alike. Inside ``tf.function`` the forward op recorded
+for a ``vjp`` is dead code (the transposed op needs only the kernel and the input's shape) and is
+pruned.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from ._layers import KernelLayer
+
+__all__ = ["RULES", "apply_rule", "stabilize", "vjp"]
+
+
+def stabilize(d: tf.Tensor, eps: Any) -> tf.Tensor:
+    """``d + eps * s(d)``, s(d) = +1 for d >= 0, -1 otherwise."""
+    return d + eps * tf.where(d >= 0, tf.ones_like(d), -tf.ones_like(d))
+
+
+def vjp(k: KernelLayer, a: tf.Tensor, s: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """``W^T s`` for the layer's linear map with ``kernel``, shaped like ``a``."""
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(a)
+        out = k.linear(a, kernel)
+    return tape.gradient(out, a, output_gradients=s)
+
+
+def _div(num: tf.Tensor, den: tf.Tensor) -> tf.Tensor:
+    return tf.math.divide_no_nan(num, den)
+
+
+def _sign(a: tf.Tensor, mu: float = 0.0) -> tf.Tensor:
+    return tf.where(a >= tf.cast(mu, a.dtype), tf.ones_like(a), -tf.ones_like(a))
+
+
+def _per_sample(value: tf.Tensor, rank: int) -> tf.Tensor:
+    return tf.reshape(value, [-1] + [1] * (rank - 1))
+
+
+def _bound(value: Any, a: tf.Tensor, k: KernelLayer) -> tf.Tensor:
+    """A scalar, per-channel or per-element bound broadcast to ``a``'s shape."""
+    arr = np.asarray(value, dtype=a.dtype.as_numpy_dtype)
+    shape = a.shape[1:]
+    if arr.ndim == 1 and arr.size > 1:
+        channels_first = getattr(k.layer, "data_format", "channels_last") == "channels_first"
+        axis = 0 if channels_first else len(shape) - 1
+        if arr.size != shape[axis]:
+            raise ValueError(
+                f"bounded rule: {arr.size} per-channel bounds for layer {k.layer.name!r}, whose input has "
+                f"{shape[axis]} channels"
+            )
+        new_shape = [1] * len(shape)
+        new_shape[axis] = arr.size
+        arr = arr.reshape(new_shape)
+    try:
+        np.broadcast_shapes(arr.shape, tuple(shape))
+    except ValueError:
+        raise ValueError(
+            f"bounded rule: bounds of shape {arr.shape} do not fit the input {tuple(shape)} of layer {k.layer.name!r}"
+        ) from None
+    return tf.constant(arr) * tf.ones_like(a)
+
+
+def _z_like(k, a, z_nb, R, params, *, eps=None, factor=None, kernel=None, bias=None):
+    z = k.add_bias(z_nb, k.bias if bias is None else bias)
+    den = z if eps is None else stabilize(z, eps)
+    s = _div(R, den)
+    return (a if factor is None else factor) * vjp(k, a, s, k.kernel if kernel is None else kernel)
+
+
+def _z(k, a, z_nb, R, params, nonneg):
+    return _z_like(k, a, z_nb, R, params)
+
+
+def _epsilon(k, a, z_nb, R, params, nonneg):
+    return _z_like(k, a, z_nb, R, params, eps=float(params["epsilon"]))
+
+
+def _std_x_epsilon(k, a, z_nb, R, params, nonneg):
+    axes = list(range(1, a.shape.rank))
+    eps = float(params["std_factor"]) * _per_sample(tf.math.reduce_std(a, axis=axes), z_nb.shape.rank)
+    return _z_like(k, a, z_nb, R, params, eps=eps)
+
+
+_ALPHA_BETA_BIAS = ("reference", "split")
+
+
+def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="reference"):
+    """AlphaBeta (docs/semantics.md §4.1): ``z+ = W+ a+ + W- a- + b``, ``z- = W- a+ + W+ a- + b``.
+
+    ``bias_form="reference"``: the full bias in both denominators (the layer copied into
+    ``(W+, b+)`` and ``(W-, b-)``, each evaluated on ``a+`` and ``a-``, as the reference does);
+    ``"split"``: ``b+`` in ``z+`` and ``b-`` in ``z-``. ``use_bias=False``: no bias in either.
+    For ``nonneg`` inputs the ``a-`` passes are skipped (the bias terms stay).
+    """
+    if bias_form not in _ALPHA_BETA_BIAS:
+        raise ValueError(f"alpha_beta rule: alpha_beta_bias must be one of {_ALPHA_BETA_BIAS}, got {bias_form!r}")
+    kernel = k.kernel
+    kp, kn = tf.nn.relu(kernel), tf.minimum(kernel, 0.0)
+    bias = k.bias if use_bias else None
+    if bias is None or bias_form == "reference":
+        b_act = b_inh = bias
+    else:
+        b_act, b_inh = tf.nn.relu(bias), tf.minimum(bias, 0.0)
+    ap = a if nonneg else tf.nn.relu(a)
+    an = None if nonneg else tf.minimum(a, 0.0)
+
+    def pre(k_for_pos, k_for_neg, b):
+        z = k.linear(ap, k_for_pos)
+        if an is not None:
+            z = z + k.linear(an, k_for_neg)
+        return k.add_bias(z, b)
+
+    def back(s, k_for_pos, k_for_neg):
+        out = ap * vjp(k, a, s, k_for_pos)
+        if an is not None:
+            out = out + an * vjp(k, a, s, k_for_neg)
+        return out
+
+    s_act = _div(R, pre(kp, kn, b_act))
+    out = alpha * back(s_act, kp, kn)
+    if beta != 0.0:
+        s_inh = _div(R, pre(kn, kp, b_inh))
+        out = out - beta * back(s_inh, kn, kp)
+    return out
+
+
+def _alpha_beta(k, a, z_nb, R, params, nonneg):
+    return _alpha_beta_core(
+        k, a, R, float(params["alpha"]), float(params["beta"]), True, nonneg,
+        bias_form=params.get("alpha_beta_bias", "reference"),
+    )
+
+
+def _z_plus(k, a, z_nb, R, params, nonneg):
+    return _alpha_beta_core(k, a, R, 1.0, 0.0, False, nonneg)
+
+
+def _gamma(k, a, z_nb, R, params, nonneg):
+    gamma = float(params.get("gamma", 0.25))
+    kernel = k.kernel
+    kernel_g = kernel + gamma * tf.nn.relu(kernel)
+    bias = k.bias
+    bias_g = None if bias is None else bias + gamma * tf.nn.relu(bias)
+    return _z_like(k, a, k.linear(a, kernel_g), R, params, kernel=kernel_g, bias=bias_g if bias is not None else None)
+
+
+def _square_like(k, a, R, kernel):
+    den = k.linear(tf.ones_like(a), kernel)
+    return vjp(k, a, _div(R, den), kernel)
+
+
+def _w_square(k, a, z_nb, R, params, nonneg):
+    return _square_like(k, a, R, tf.square(k.kernel))
+
+
+def _flat(k, a, z_nb, R, params, nonneg):
+    return _square_like(k, a, R, tf.ones_like(k.kernel))
+
+
+def _bounded(k, a, z_nb, R, params, nonneg):
+    kernel = k.kernel
+    kp, kn = tf.nn.relu(kernel), tf.minimum(kernel, 0.0)
+    low = _bound(params.get("low", -1.0), a, k)
+    high = _bound(params.get("high", 1.0), a, k)
+    z = z_nb - k.linear(low, kp) - k.linear(high, kn)
+    s = _div(R, z)
+    return a * vjp(k, a, s, kernel) - low * vjp(k, a, s, kp) - high * vjp(k, a, s, kn)
+
+
+def _sign_rule(k, a, z_nb, R, params, nonneg):
+    return _z_like(k, a, z_nb, R, params, factor=_sign(a))
+
+
+def _sign_mu(k, a, z_nb, R, params, nonneg):
+    return _z_like(k, a, z_nb, R, params, factor=_sign(a, float(params["mu"])))
+
+
+RuleFn = Callable[[KernelLayer, tf.Tensor, tf.Tensor, tf.Tensor, Mapping[str, Any], bool], tf.Tensor]
+
+#: rule name (``shared_spec.LRPRule.name``) -> implementation
+RULES: dict[str, RuleFn] = {
+    "z": _z,
+    "epsilon": _epsilon,
+    "std_x_epsilon": _std_x_epsilon,
+    "alpha_beta": _alpha_beta,
+    "z_plus": _z_plus,
+    "gamma": _gamma,
+    "w_square": _w_square,
+    "flat": _flat,
+    "bounded": _bounded,
+    "sign": _sign_rule,
+    "sign_mu": _sign_mu,
+}
+
+
+def apply_rule(
+    name: str,
+    params: Mapping[str, Any],
+    k: KernelLayer,
+    a: tf.Tensor,
+    z_nb: tf.Tensor,
+    R: tf.Tensor,
+    nonneg: bool = False,
+) -> tf.Tensor:
+    """Relevance at the input of kernel layer ``k`` under rule ``name``.
+
+    Parameters
+    ----------
+    name, params : str, mapping
+        The rule and its parameters (``shared_spec.LRPRule``); ``alpha_beta`` reads ``alpha``,
+        ``beta`` and ``alpha_beta_bias`` (``"reference"``, the default, or ``"split"``).
+    k : KernelLayer
+        The layer.
+    a : tf.Tensor
+        Its input (a batch).
+    z_nb : tf.Tensor
+        ``linear(a, kernel)``, its pre-activation without bias (from the forward pass).
+    R : tf.Tensor
+        Relevance at its output.
+    nonneg : bool
+        Whether ``a`` is known to be non-negative (lets AlphaBeta/ZPlus skip the negative part).
+    """
+    try:
+        fn = RULES[name]
+    except KeyError:
+        raise ValueError(f"unknown LRP rule {name!r}; known rules: {', '.join(RULES)}") from None
+    return fn(k, a, z_nb, R, params, nonneg)

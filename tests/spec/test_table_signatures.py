@@ -1,0 +1,163 @@
+"""The method table decides: every public signature's defaults and every check agree with methods.json.
+
+For each public constructor / function of both packages (and the LRP rule classes), every parameter
+that is a table parameter must (a) default to the table's default (``None`` only where the method
+treats the parameter as optional, as LRPSign's ``mu``), and (b) refuse, with MethodParameterError,
+a value just outside the table's range and a value outside its choices — the same values in both
+packages. A new signature that restates a default by hand and lets it drift fails here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import signxai_captum
+from shared_spec import MethodParameterError, method_table, parameter_default
+from signxai_captum.lrp import rules as torch_rules
+
+TABLE = method_table()["parameters"]
+#: signature names that carry a table parameter under another name
+ALIASES = {"std_x": "std_factor"}
+#: (callable, parameter) whose ``None`` default means "not given" rather than the table's default
+OPTIONAL = {("LRPSign", "mu"), ("LRPSign", "epsilon"), ("LRPSign", "std_x"), ("LRPSign", "alpha_beta_bias")}
+
+
+def _torch_callables() -> list[tuple[str, object]]:
+    found = []
+    for name in signxai_captum.__all__:
+        obj = getattr(signxai_captum, name)
+        if inspect.isclass(obj) and issubclass(obj, signxai_captum.SignXAIAttribution) and obj is not signxai_captum.SignXAIAttribution:
+            found.append((name, obj))
+    for name in ("Epsilon", "StdxEpsilon", "AlphaBeta", "Gamma", "Bounded", "SignMu"):
+        found.append((f"rules.{name}", getattr(torch_rules, name)))
+    return found
+
+
+def _tf_callables() -> list[tuple[str, object]]:
+    import importlib
+
+    found = []
+    for module, names in [
+        ("gradient", ["gradient"]),
+        ("guided_backprop", ["guided_backprop", "deconvnet"]),
+        ("integrated_gradients", ["integrated_gradients"]),
+        ("smoothgrad", ["smoothgrad", "vargrad"]),
+    ]:
+        loaded = importlib.import_module(f"signxai_tf._methods.{module}")
+        found += [(f"tf.{name}", getattr(loaded, name)) for name in names]
+    return found
+
+
+def _table_parameters(name: str, fn: object) -> list[tuple[str, str, inspect.Parameter]]:
+    signature = inspect.signature(fn.__init__ if inspect.isclass(fn) else fn)
+    out = []
+    for pname, param in signature.parameters.items():
+        key = ALIASES.get(pname, pname)
+        if key in TABLE:
+            out.append((pname, key, param))
+    return out
+
+
+ALL = _torch_callables() + _tf_callables()
+
+
+def test_the_walk_finds_the_public_signatures():
+    names = {name for name, _ in ALL}
+    assert {"SmoothGrad", "IntegratedGradientsXSign", "LRPAlphaBeta", "rules.Gamma", "tf.smoothgrad"} <= names
+    assert sum(len(_table_parameters(n, f)) for n, f in ALL) > 60
+
+
+@pytest.mark.parametrize("name,fn", ALL, ids=[n for n, _ in ALL])
+def test_defaults_are_the_tables(name, fn):
+    for pname, key, param in _table_parameters(name, fn):
+        if param.default is inspect.Parameter.empty:
+            assert "default" not in TABLE[key] or key in ("mu", "alpha", "beta"), (name, pname)
+            continue
+        if (name.split(".")[-1], pname) in OPTIONAL:
+            assert param.default is None, (name, pname)
+            continue
+        if key in ("alpha", "beta"):  # no table default: AlphaBeta's (1, 0) is the rule's own
+            assert (pname, param.default) in (("alpha", 1.0), ("beta", 0.0)), (name, pname)
+            continue
+        assert param.default == parameter_default(key), (name, pname, param.default, parameter_default(key))
+
+
+def _bad_values(key: str) -> list[object]:
+    pdef = TABLE[key]
+    bad: list[object] = []
+    if "min" in pdef:
+        bad.append(pdef["min"] - (1 if pdef["type"] == "int" else 1e-3))
+    if "min_exclusive" in pdef:
+        bad.append(pdef["min_exclusive"])
+    if "choices" in pdef:
+        bad.append("no-such-choice")
+    if pdef["type"] == "int":
+        bad.append(2.5)
+    if pdef["type"] in ("int", "float"):
+        bad.append(math.nan)
+        bad.append("3")
+    return bad
+
+
+def _tiny_torch_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+
+
+def _call_with(name: str, fn: object, pname: str, value: object) -> None:
+    if name.startswith("rules."):
+        required = {"Epsilon": {"epsilon": 0.1}, "StdxEpsilon": {"std_factor": 0.1}}.get(name[6:], {})
+        fn(**{**required, pname: value})
+    elif name.startswith("tf."):
+        import keras
+
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        fn(model, np.ones((1, 3), np.float32), 0, **{pname: value})
+    else:
+        required = {"LRPEpsilon": {"epsilon": 0.1}, "LRPStdxEpsilon": {"std_factor": 0.1}}.get(name, {})
+        fn(_tiny_torch_model(), **{**required, pname: value})
+
+
+CASES = [
+    (name, fn, pname, key, bad)
+    for name, fn in ALL
+    for pname, key, _ in _table_parameters(name, fn)
+    if key not in ("baseline", "layer", "low", "high")
+    and not (name == "LRPSign" and pname in ("epsilon", "std_x") and False)
+    for bad in _bad_values(key)
+]
+
+
+@pytest.mark.parametrize(
+    "name,fn,pname,key,bad", CASES, ids=[f"{c[0]}-{c[2]}={c[4]!r}" for c in CASES]
+)
+def test_out_of_range_values_are_refused_with_the_tables_words(name, fn, pname, key, bad):
+    if key in ("alpha", "beta") and isinstance(bad, float) and not math.isnan(bad):
+        pass  # alpha < 1 or beta < 0: refused by the range, before alpha - beta = 1
+    with pytest.raises(MethodParameterError, match=pname if pname == key else key):
+        _call_with(name, fn, pname, bad)
+
+
+def test_drifts_the_review_found_are_gone():
+    model = _tiny_torch_model()
+    with pytest.raises(MethodParameterError, match="std_factor"):
+        signxai_captum.LRPStdxEpsilon(model, 0.0)  # used to report the unparsable name lrp_epsilon_0_std_x
+    with pytest.raises(MethodParameterError, match="std_factor"):
+        signxai_captum.LRPSign(model, std_x=0.0)
+    with pytest.raises(MethodParameterError, match="seed"):
+        signxai_captum.SmoothGrad(model, seed=-1)  # the TF function always refused it
+    # the named classes give the rules the parser gives for their names
+    for attribution, name in [
+        (signxai_captum.LRPSign(model, epsilon=0.25, mu=-0.5), "lrpsign_epsilon_0_25_mu_neg_0_5"),
+        (signxai_captum.LRPStdxEpsilon(model, 0.25), "lrp_epsilon_0_25_std_x"),
+        (signxai_captum.LRPAlphaBeta(model, 2.0, 1.0), "lrp_alpha_2_beta_1"),
+    ]:
+        assert attribution.method_name == name
+        reference = signxai_captum.attribution_for(model, name)
+        x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+        assert torch.allclose(attribution.attribute(x, target=1), reference.attribute(x, target=1), atol=0, rtol=0)
