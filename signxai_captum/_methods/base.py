@@ -104,12 +104,18 @@ class SignXAIAttribution(GradientAttribution):
     ) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
-    def _forward(self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any) -> torch.Tensor:
+    def _forward(
+        self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any, module: nn.Module | None = None
+    ) -> torch.Tensor:
+        """Run the model (or ``module``, a view of it such as LRP's traced graph) on ``inputs``.
+
+        The attribution object is never changed for one call: threads may share it.
+        """
         extra = () if additional_forward_args is None else (
             additional_forward_args if isinstance(additional_forward_args, tuple) else (additional_forward_args,)
         )
         try:
-            output = self.forward_func(*inputs, *extra)
+            output = (self.forward_func if module is None else module)(*inputs, *extra)
         except (RuntimeError, ValueError, TypeError) as error:
             shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in inputs)
             hint = layout_hint(self.model, inputs)

@@ -184,16 +184,12 @@ class LRP(SignXAIAttribution):
         with relevance_session(self.forward_func, self.composite, canonizers, self.trace) as session:
             leaves = tuple(x.detach().requires_grad_(True) for x in inputs)
             session.set_inputs(leaves)
-            model = self.forward_func
-            self.forward_func = session.module  # the FX view (same modules) or the model itself
-            try:
-                output = self._forward(leaves, additional_forward_args)
+            try:  # session.module: the FX view (same modules) or the model itself
+                output = self._forward(leaves, additional_forward_args, module=session.module)
             except ValueError as error:  # _forward wraps errors raised by the model: show ours as they are
                 if isinstance(error.__cause__, UnsupportedLayerError):
                     raise error.__cause__ from None
                 raise
-            finally:
-                self.forward_func = model
             session.check_graph(output)
             targets = self._targets(target, output)
             selected = output.gather(1, targets[:, None])

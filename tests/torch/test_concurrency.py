@@ -154,3 +154,18 @@ def test_models_without_common_modules_run_in_parallel():
         assert not blocked.wait(timeout=0.3), "a second call on the same model did not wait"
     thread.join(timeout=10)
     assert blocked.is_set()
+
+
+def test_an_attribution_object_is_not_changed_during_a_call():
+    """Found in CI: LRP swapped ``forward_func`` for its traced view during the forward, so a second
+    thread entering ``attribute`` locked the view instead of the model and the nested lock orders
+    crossed (deadlock). The object must stay as constructed for the whole call."""
+    model = _model().eval()
+    lrp = LRPSign(model, epsilon=0.1)
+    seen = []
+    handle = model[0].register_forward_hook(lambda *_: seen.append(lrp.forward_func is model))
+    try:
+        lrp.attribute(torch.randn(1, 3, 16, 16), target=0)
+    finally:
+        handle.remove()
+    assert seen == [True]
