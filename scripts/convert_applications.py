@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # TF 2.21 oneDNN crash on some 1x1 stride-2 convs
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,24 +35,12 @@ RELATIVE_TOLERANCE = 1e-4
 
 
 def randomize_weights(model, seed: int = 0) -> None:
-    """Give every float weight of ``model`` a random, non-trivial value (in place)."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        if "float" not in str(weight.dtype):
-            continue
-        shape, name = tuple(weight.shape), weight.path.split("/")[-1]
-        if name in ("moving_variance", "variance"):
-            value = rng.uniform(0.5, 2.0, shape)
-        elif name in ("moving_mean", "mean"):
-            value = rng.normal(0.0, 0.5, shape)
-        elif name == "gamma":
-            value = rng.uniform(0.5, 1.5, shape)
-        elif len(shape) <= 1:  # biases, beta, layer scales
-            value = rng.normal(0.0, 0.3, shape)
-        else:
-            fan_in = int(np.prod(shape[:2])) if "depthwise" in weight.path else int(np.prod(shape[:-1]))
-            value = rng.normal(0.0, 1.0 / np.sqrt(fan_in), shape)
-        weight.assign(value.astype(np.float32))
+    """Give every float weight of ``model`` a random, non-trivial value (in place): the parity suite's
+    weights, ``tests/parity/parity_models.py::randomize_application_weights``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "parity"))
+    from parity_models import randomize_application_weights
+
+    randomize_application_weights(model, seed)
 
 
 def build(name: str):

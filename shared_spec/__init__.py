@@ -9,7 +9,7 @@ from .inputs import check_finite
 from .grammar import format_number, lrp_spec, parse, parse_number
 from .parameters import check_alpha_beta, check_parameter, check_parameters, parameter_default
 from .noise import noise_scale, standard_normal_noise
-from .spec import LRPRule, LRPRuleSet, MethodSpec
+from .spec import LRPRule, LRPRuleSet, MethodSpec, select_kernel_rule
 from .table import list_methods, method_table, model_constants
 from .targets import resolve_targets
 
@@ -35,5 +35,6 @@ __all__ = [
     "parse",
     "parse_number",
     "resolve_targets",
+    "select_kernel_rule",
     "standard_normal_noise",
 ]

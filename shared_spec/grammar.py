@@ -108,6 +108,14 @@ def _read_number(tokens: list[str], i: int) -> tuple[Decimal | None, int]:
     return (-value if negative else value), j
 
 
+def _input_rule(table: Mapping[str, Any], prefix: str, params: Mapping[str, Any]) -> str | None:
+    """The input-layer rule of an LRP prefix: the table's, with ``sign`` -> ``sign_mu`` when ``mu`` is given."""
+    rule = table["lrp"]["input_rules"][prefix]["rule"]
+    if rule == "sign" and params.get("mu") is not None:
+        return "sign_mu"
+    return rule
+
+
 class _Parser:
     """Parses one name; collects parameters from the name, then applies overrides."""
 
@@ -374,16 +382,10 @@ class _Parser:
             family="lrp",
             params=params,
             prefix=prefix,
-            input_rule=self._input_rule(prefix, params),
+            input_rule=_input_rule(self.table, prefix, params),
             preset=preset,
             model=model,
         )
-
-    def _input_rule(self, prefix: str, params: Mapping[str, Any]) -> str | None:
-        rule = self.table["lrp"]["input_rules"][prefix]["rule"]
-        if rule == "sign" and params.get("mu") is not None:
-            return "sign_mu"
-        return rule
 
     # -- values --------------------------------------------------------------------------
     def check(self, key: str, value: Any, part: str, keyword: bool = False, allow_none: bool = False) -> Any:
@@ -526,7 +528,7 @@ def parse(name: str, **overrides: Any) -> MethodSpec:
         parser.check_alpha_beta(params["alpha"], params["beta"], "alpha/beta", keyword=True)
     if ("low" in overrides or "high" in overrides) and "low" in params and "high" in params:
         check_bounds(spec.name, params["low"], params["high"])
-    input_rule = parser._input_rule(spec.prefix, params) if spec.is_lrp else None
+    input_rule = _input_rule(parser.table, spec.prefix, params) if spec.is_lrp else None
     return MethodSpec(
         name=spec.name,
         base=spec.base,
@@ -614,6 +616,6 @@ def lrp_spec(prefix: str, preset: str, **params: Any) -> MethodSpec:
         family="lrp",
         params=values,
         prefix=prefix,
-        input_rule=_Parser(name)._input_rule(prefix, values),
+        input_rule=_input_rule(table, prefix, values),
         preset=preset,
     )

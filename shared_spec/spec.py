@@ -4,9 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
-__all__ = ["MethodSpec", "LRPRule", "LRPRuleSet"]
+__all__ = ["MethodSpec", "LRPRule", "LRPRuleSet", "select_kernel_rule"]
+
+R = TypeVar("R")
+
+
+def select_kernel_rule(dense: R, conv: R, input: R | None, kind: str, is_input_layer: bool) -> R:
+    """The one rule-selection function of both packages (docs/semantics.md §4.3).
+
+    A kernel layer fed directly by the model input gets ``input`` when there is one; otherwise a
+    Dense/Linear layer gets ``dense`` and a convolution ``conv``. Used with table rules
+    (:meth:`LRPRuleSet.for_layer`), with PyTorch rule objects (``Composite.kernel_rule``) and with
+    TensorFlow ones alike.
+
+    Parameters
+    ----------
+    dense, conv : rule
+        Rules for Dense/Linear layers and for convolutions.
+    input : rule or None
+        Rule of the input layer(s); ``None``: no replacement.
+    kind : {"dense", "conv"}
+        The kernel layer's kind.
+    is_input_layer : bool
+        Whether the layer is fed directly by the model input.
+    """
+    if is_input_layer and input is not None:
+        return input
+    if kind == "dense":
+        return dense
+    if kind == "conv":
+        return conv
+    raise ValueError(f"kind must be 'dense' or 'conv', got {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -44,14 +74,8 @@ class LRPRuleSet:
     input: LRPRule | None
 
     def for_layer(self, kind: str, is_input_layer: bool) -> LRPRule:
-        """Return the rule for a kernel layer of ``kind`` (``"dense"`` or ``"conv"``)."""
-        if is_input_layer and self.input is not None:
-            return self.input
-        if kind == "dense":
-            return self.dense
-        if kind == "conv":
-            return self.conv
-        raise ValueError(f"kind must be 'dense' or 'conv', got {kind!r}")
+        """Return the rule for a kernel layer of ``kind`` (``"dense"`` or ``"conv"``), see :func:`select_kernel_rule`."""
+        return select_kernel_rule(self.dense, self.conv, self.input, kind, is_input_layer)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ from torch import nn
 
 from shared_spec import UnsupportedLayerError
 
-from ._blocks import (  # noqa: F401  (re-exported: the converter's modules)
+from . import _blocks
+from ._blocks import (  # noqa: F401  (the converter's modules; re-exported through _blocks.__all__ below)
     KerasGraphModule,
     ChannelsLastFlatten,
     ChannelsLastReshape,
@@ -73,27 +74,8 @@ __all__ = [
     "UnsupportedLayerError",
     "SUPPORTED_LAYERS",
     "SUPPORTED_ACTIVATIONS",
-    "KerasGraphModule",
-    "ChannelsLastFlatten",
-    "ChannelsLastReshape",
-    "ChannelsLastPermute",
-    "ChannelsFirstLinear",
-    "SamePadding",
-    "SameAvgPool",
-    "Rescaling",
-    "Add",
-    "Subtract",
-    "Multiply",
-    "Average",
-    "Maximum",
-    "Minimum",
-    "Concatenate",
-    "Normalization",
-    "ConstantOp",
-    "LayerScale",
-    "ChannelsFirstLayerNorm",
-    "Mean",
     "SUPPORTED_OPERATIONS",
+    *(name for name in _blocks.__all__ if name != "LRP_RULES"),
 ]
 
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from shared_spec import LRPRuleSet, UnsupportedLayerError
+from shared_spec import LRPRuleSet, UnsupportedLayerError, select_kernel_rule
 
 from .. import _blocks as blocks
 from .canonizers import ResidualAdd
@@ -291,7 +291,5 @@ class Composite:
         )
 
     def kernel_rule(self, path: str, kind: str, is_input_layer: bool) -> Rule:
-        """The rule of a kernel layer of ``kind`` (``"dense"``/``"conv"``) for one call."""
-        if is_input_layer and self.input_rule is not None:
-            return self.input_rule
-        return self.dense if kind == "dense" else self.conv
+        """The rule of a kernel layer of ``kind`` (``"dense"``/``"conv"``) for one call (:func:`shared_spec.select_kernel_rule`)."""
+        return select_kernel_rule(self.dense, self.conv, self.input_rule, kind, is_input_layer)

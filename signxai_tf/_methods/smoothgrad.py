@@ -13,29 +13,27 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from shared_spec import check_parameter, check_parameters, noise_scale, parameter_default, standard_normal_noise
+from shared_spec import check_parameters, noise_scale, parameter_default, standard_normal_noise
 
 from .._multipliers import apply_multiplier
 from ._batched import chunked_gradient_moments, chunked_gradient_sum, resolve_batch_targets
 
-__all__ = ["smoothgrad", "vargrad", "noisy_inputs_factory"]
+__all__ = ["smoothgrad", "vargrad"]
 
 
-def _check(samples: int, noise: float, noise_mode: str, seed: int | None, where: str) -> tuple[int, float, str, int | None]:
-    """The noise parameters checked against the method table."""
-    values = check_parameters(where, samples=samples, noise=noise, noise_mode=noise_mode, seed=seed)
-    return values["samples"], values["noise"], values["noise_mode"], values["seed"]
+def _noisy_setup(model: keras.Model, x: tf.Tensor, target: Any, where: str, **params: Any):
+    """The checked parameters (one check, against the method table), the noisy-row maker and the targets.
 
-
-def noisy_inputs_factory(x: tf.Tensor, samples: int, noise: float, noise_mode: str, seed: int | None):
-    """Return ``make_rows(start, stop)``: rows ``x_i + sigma_i * eps_k`` for ``r = i * samples + k``.
-
-    ``eps`` is ``standard_normal_noise(seed, samples, x.shape[1:], channels_first=False)`` and
+    ``make_rows(start, stop)`` returns rows ``x_i + sigma_i * eps_k`` for ``r = i * samples + k``, with
+    ``eps = standard_normal_noise(seed, samples, x.shape[1:], channels_first=False)`` and
     ``sigma = noise_scale(x, noise, noise_mode)``.
     """
-    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "noisy_inputs_factory")
-    eps = tf.constant(standard_normal_noise(seed, samples, tuple(x.shape[1:]), channels_first=False), dtype=x.dtype)
-    sigma = tf.constant(noise_scale(x.numpy(), float(noise), noise_mode), dtype=x.dtype)
+    values = check_parameters(where, **params)
+    samples = values["samples"]
+    eps = tf.constant(
+        standard_normal_noise(values["seed"], samples, tuple(x.shape[1:]), channels_first=False), dtype=x.dtype
+    )
+    sigma = tf.constant(noise_scale(x.numpy(), float(values["noise"]), values["noise_mode"]), dtype=x.dtype)
     extra = [1] * (len(x.shape) - 1)
 
     def make_rows(start: int, stop: int) -> tf.Tensor:
@@ -44,7 +42,7 @@ def noisy_inputs_factory(x: tf.Tensor, samples: int, noise: float, noise_mode: s
         scale = tf.reshape(tf.gather(sigma, sample), [-1, *extra])
         return tf.gather(x, sample) + scale * tf.gather(eps, rows % samples)
 
-    return make_rows
+    return values, make_rows, resolve_batch_targets(model, x, target)
 
 
 def smoothgrad(
@@ -94,13 +92,12 @@ def smoothgrad(
     tf.Tensor
         ``x``'s shape and dtype.
     """
-    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "smoothgrad")
-    mu = check_parameter("mu", mu, "smoothgrad")
-    batch_size = check_parameter("batch_size", batch_size, "smoothgrad")
-    make_rows = noisy_inputs_factory(x, samples, noise, noise_mode, seed)
-    targets = resolve_batch_targets(model, x, target)
-    total = chunked_gradient_sum(model, make_rows, targets, samples, batch_size)
-    return apply_multiplier(tf.cast(total / samples, x.dtype), x, multiplier, mu)
+    p, make_rows, targets = _noisy_setup(
+        model, x, target, "smoothgrad", samples=samples, noise=noise, noise_mode=noise_mode, seed=seed,
+        batch_size=batch_size, mu=mu,
+    )
+    total = chunked_gradient_sum(model, make_rows, targets, p["samples"], p["batch_size"])
+    return apply_multiplier(tf.cast(total / p["samples"], x.dtype), x, multiplier, p["mu"])
 
 
 def vargrad(
@@ -124,10 +121,9 @@ def vargrad(
     tf.Tensor
         ``x``'s shape and dtype.
     """
-    samples, noise, noise_mode, seed = _check(samples, noise, noise_mode, seed, "vargrad")
-    mu = check_parameter("mu", mu, "vargrad")
-    batch_size = check_parameter("batch_size", batch_size, "vargrad")
-    make_rows = noisy_inputs_factory(x, samples, noise, noise_mode, seed)
-    targets = resolve_batch_targets(model, x, target)
-    _, variance = chunked_gradient_moments(model, make_rows, targets, samples, batch_size)
-    return apply_multiplier(tf.cast(variance, x.dtype), x, multiplier, mu)
+    p, make_rows, targets = _noisy_setup(
+        model, x, target, "vargrad", samples=samples, noise=noise, noise_mode=noise_mode, seed=seed,
+        batch_size=batch_size, mu=mu,
+    )
+    _, variance = chunked_gradient_moments(model, make_rows, targets, p["samples"], p["batch_size"])
+    return apply_multiplier(tf.cast(variance, x.dtype), x, multiplier, p["mu"])

@@ -181,6 +181,7 @@ class _Plan:
         self.forward: list[Forward] = []
         self.backward: list[Backward] = []
         self.rules_used: dict[str, LRPRule] = {}  # layer name -> rule (LRP), for inspection and tests
+        self.input_layers: list[str] = []  # kernel (parts of) layers that get the input-layer rule
         self.non_relu: list[str] = []
         self.gates: set[Hashable] = set()  # tensors produced by sigmoid-like activations (gates of products)
         self.relu6: set[Hashable] = set()  # tensors produced by ReLU6 (hard sigmoid written out: ReLU6(x+3)/6)
@@ -212,8 +213,11 @@ class _Plan:
             if parts is not None:
                 part_rules = []
                 for i, k in enumerate(parts):
-                    rule = rules.for_layer(k.kind, i == 0 and step.inputs[0] in raw)
+                    is_input = i == 0 and step.inputs[0] in raw
+                    rule = rules.for_layer(k.kind, is_input)
                     self.rules_used[k.name] = rule
+                    if is_input:
+                        self.input_layers.append(k.name)
                     part_rules.append(rule)
                 if is_nonneg_activation(parts[-1].activation):
                     nonneg.add(out)
@@ -438,6 +442,13 @@ def lrp_plan(model: keras.Model, mode: str = "lrp", rules: LRPRuleSet | None = N
                 f"{method}: the model has non-ReLU activations, which get the plain gradient "
                 f"(only ReLUs are modified): {', '.join(plan.non_relu[:5])}"
                 + (" ..." if len(plan.non_relu) > 5 else ""),
+                stacklevel=4,
+            )
+        if mode == "lrp" and rules is not None and rules.input is not None and not plan.input_layers:
+            warnings.warn(
+                f"{method}: the input-layer rule {rules.input.name!r} was not applied: no Dense/convolution layer is "
+                "fed directly by the model input (only layout changes, zero padding and element-wise affine maps "
+                "with constants are looked through, docs/semantics.md §4.3)",
                 stacklevel=4,
             )
     return per_model[key]

@@ -391,3 +391,14 @@ def test_any_stray_letters_after_a_number_are_named(name, stray):
     assert repr(stray) in str(info.value)
     assert info.value.part.endswith(stray)
     assert info.value.suggestions == [name]
+
+
+def test_one_rule_selection_function_for_table_and_framework_rules():
+    """``select_kernel_rule`` decides for table rules and for each package's rule objects alike."""
+    from shared_spec import select_kernel_rule
+
+    assert select_kernel_rule("d", "c", "i", "dense", True) == "i"
+    assert select_kernel_rule("d", "c", None, "dense", True) == "d"
+    assert select_kernel_rule("d", "c", "i", "conv", False) == "c"
+    with pytest.raises(ValueError, match="kind must be 'dense' or 'conv'"):
+        select_kernel_rule("d", "c", None, "pool", False)

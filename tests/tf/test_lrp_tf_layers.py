@@ -182,7 +182,10 @@ def test_kernel_layer_rule_against_reference(kind, name, params):
     # AlphaBeta with beta > 0 divides by the inhibitor z-, which can nearly vanish: the float32 engine then
     # differs from the float64 reference by up to ~2e-4 of the map's max, depending on TF's summation order
     # (seen once in CI on conv2d_transpose, 1.7e-4); the other rules are well conditioned
-    tol = 3e-4 if name == "alpha_beta" and params.get("beta", 0.0) > 0 else 5e-5
+    # Bounded on inputs outside [low, high] (x[1] is scaled by 3) has the same kind of indefinite denominator
+    # (seen at 3.5e-4 on separable2d; the weights depend on the worker's Keras seed state)
+    ill_conditioned = (name == "alpha_beta" and params.get("beta", 0.0) > 0) or name == "bounded"
+    tol = 5e-4 if ill_conditioned else 5e-5
     _close(got, _reference_chain(model, layer, shape, x, target, [(name, params)] * n_parts), tol)
 
 
