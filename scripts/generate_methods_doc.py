@@ -95,9 +95,10 @@ def render() -> str:
     lines += [
         "## LRP",
         "",
-        "A name is `<prefix>_<preset>[_mu_<v>][_<MODEL>]`. Relevance starts from the selected logit",
+        "A name is `<prefix>_<preset>[_ignore_bias][_mu_<v>][_<MODEL>]`. Relevance starts from the selected logit",
         "value f_c(x). The prefix's rule replaces the preset's rule on the first kernel layer(s) fed",
-        "directly by the input.",
+        "directly by the input. `_ignore_bias` (presets with a `bias` parameter) sets `bias=False`: the",
+        "reference's IgnoreBias variants, no bias in the rule's denominators.",
         "",
         f"Supported by: {_support_text(lrp_names, support)}",
         "",
@@ -109,7 +110,7 @@ def render() -> str:
         lines.append(f"| `{prefix}` | {rdef['doc']} | {params} |")
     lines += ["", "| preset | rules | parameters |", "| --- | --- | --- |"]
     shown = {"epsilon": "epsilon_<v>", "epsilon_std_x": "epsilon_<f>_std_x", "alpha_beta": "alpha_<a>_beta_<b>",
-             "gamma": "gamma[_<v>]"}
+             "gamma": "gamma[_<v>]", "alpha_beta_x": "alpha_beta_x_<setting>"}
     for preset, pdef in lrp["presets"].items():
         params = ", ".join(f"`{p}`" for p in pdef["params"]) or "—"
         lines.append(f"| `{shown.get(preset, preset)}` | {pdef['formula']} | {params} |")

@@ -34,6 +34,8 @@ _MULTIPLIER_TOKENS = {("x", "input"): "input", ("x", "sign"): "sign"}
 _MULTI_TOKEN_PRESETS = (
     ("sequential", "composite", "a"),
     ("sequential", "composite", "b"),
+    ("alpha", "beta", "x"),
+    ("z", "plus", "fast"),
     ("z", "plus"),
     ("w", "square"),
 )
@@ -108,6 +110,14 @@ def _read_number(tokens: list[str], i: int) -> tuple[Decimal | None, int]:
     return (-value if negative else value), j
 
 
+def preset_default(table: Mapping[str, Any], preset: str, key: str) -> Any:
+    """The default of parameter ``key`` in an LRP preset: the preset's own (``defaults``, e.g. the
+    composites' epsilon 0.1), else the table parameter's; pairs as tuples."""
+    defaults = table["lrp"]["presets"][preset].get("defaults", {})
+    value = defaults[key] if key in defaults else table["parameters"][key].get("default")
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _input_rule(table: Mapping[str, Any], prefix: str, params: Mapping[str, Any]) -> str | None:
     """The input-layer rule of an LRP prefix: the table's, with ``sign`` -> ``sign_mu`` when ``mu`` is given."""
     rule = table["lrp"]["input_rules"][prefix]["rule"]
@@ -153,6 +163,8 @@ class _Parser:
         if any(t == "" for t in tokens):
             raise self.fail(name, "empty part between underscores")
         for i, token in enumerate(tokens):
+            if tokens[max(i - 3, 0) : i] == ["alpha", "beta", "x"] and token in table["lrp"]["presets"]["alpha_beta_x"]["settings"]:
+                continue  # a named AlphaBetaX setting (``2m100``), not a number
             if _looks_numeric(token) and not (token.isdigit() and token.isascii()):
                 raise self._number_error(tokens, i)
         model = None
@@ -320,6 +332,17 @@ class _Parser:
                 preset = "_".join(multi)
                 i += len(multi)
                 break
+        if preset == "alpha_beta_x":
+            settings = lrp["presets"]["alpha_beta_x"]["settings"]
+            setting = tokens[i] if i < len(tokens) else ""
+            if setting not in settings:
+                raise self.fail(
+                    "_".join(tokens[i - 3 : i + 1]),
+                    f"alpha_beta_x takes a named setting: {', '.join('alpha_beta_x_' + k for k in settings)} "
+                    "(other values with alpha_x=(a0, a1), beta_x=(b0, b1))",
+                )
+            values.update({k: tuple(v) for k, v in settings[setting].items()})
+            i += 1
         if preset is None:
             key = tokens[i] if i < len(tokens) else ""
             if key == "epsilon":
@@ -357,17 +380,24 @@ class _Parser:
                 presets = ", ".join(shown.get(p, p) for p in lrp["presets"])
                 raise self.fail("_".join(tokens[i:]) or prefix, f"unknown LRP preset after {prefix!r}; presets: {presets}")
         rule_def = lrp["input_rules"][prefix]
+        preset_params = lrp["presets"][preset]["params"]
         while i < len(tokens):
+            if tokens[i : i + 2] == ["ignore", "bias"] and "bias" in preset_params and "bias" not in values:
+                values["bias"] = False
+                i += 2
+                continue
             if tokens[i] == "mu" and "mu" in rule_def["params"]:
                 value, j = self.number(tokens, i + 1, "mu")
                 values["mu"] = self.check("mu", value, "_".join(tokens[i:j]))
                 i = j
                 continue
             hint = "; only lrpsign takes _mu_<v>" if tokens[i] == "mu" else ""
+            if tokens[i] == "ignore":
+                hint = "; _ignore_bias follows z, epsilon_<v>, epsilon_<f>_std_x, alpha_<a>_beta_<b> or alpha_beta_x_<setting>, before _mu_<v>"
             raise self.fail("_".join(tokens[i:]), f"unexpected {tokens[i]!r} after the LRP preset {preset!r}{hint}")
         if model is not None and prefix != "zblrp":
             raise self.fail(model, f"model suffix {model!r} only sets z^B bounds and applies to zblrp names only")
-        params: dict[str, Any] = {p: self.table["parameters"][p].get("default") for p in lrp["presets"][preset]["params"]}
+        params: dict[str, Any] = {p: preset_default(self.table, preset, p) for p in preset_params}
         if prefix == "lrpsign":
             params["mu"] = None
         if prefix == "zblrp":
@@ -591,8 +621,8 @@ def lrp_spec(prefix: str, preset: str, **params: Any) -> MethodSpec:
             values[key] = check_parameter(key, params[key], where, allow_none=optional)
         elif optional:
             values[key] = None
-        elif "default" in table["parameters"][key]:
-            values[key] = table["parameters"][key]["default"]
+        elif key in lrp["presets"][preset].get("defaults", {}) or "default" in table["parameters"][key]:
+            values[key] = preset_default(table, preset, key)
         else:
             raise MethodParameterError(f"{where}: the parameter {key!r} is required")
     if preset == "alpha_beta":
@@ -607,7 +637,14 @@ def lrp_spec(prefix: str, preset: str, **params: Any) -> MethodSpec:
         if values["gamma"] == table["parameters"]["gamma"]["default"]
         else f"gamma_{format_number(values['gamma'])}",
     }
+    if preset == "alpha_beta_x":
+        settings = lrp["presets"]["alpha_beta_x"]["settings"]
+        named = [k for k, v in settings.items() if all(tuple(v[p]) == values[p] for p in v)]
+        # other weights have no name of their own: the name says alpha_beta_x (keyword-only values)
+        words["alpha_beta_x"] = lambda: "alpha_beta_x_" + named[0] if named else "alpha_beta_x"
     name = f"{prefix}_{words[preset]() if preset in words else preset}"
+    if values.get("bias") is False:
+        name += "_ignore_bias"
     if values.get("mu") is not None:
         name += f"_mu_{format_number(values['mu'])}"
     return MethodSpec(

@@ -1,7 +1,7 @@
 """The table's parameters: the one place where defaults, types, ranges and choices are checked.
 
 Every entry of ``methods.json``'s ``parameters`` section declares a parameter's ``type``
-(``int``, ``float``, ``str``, ``array``, ``float_or_array``), its ``default`` and its range
+(``int``, ``float``, ``str``, ``bool``, ``pair`` of floats, ``array``, ``float_or_array``), its ``default`` and its range
 (``min``, ``min_exclusive``, ``choices``). :func:`check_parameter` enforces exactly that and is
 used by the name grammar, by the PyTorch classes and rules, by the TensorFlow functions and by
 the iNNvestigate-style analyzers, so that a value accepted in one place is accepted everywhere.
@@ -84,6 +84,15 @@ def parameter_problem(key: str, value: Any, allow_none: bool = False, literal: s
         return value, "must not be None"
     if kind == "array" or (kind == "float_or_array" and not _is_number(value)):
         return value, None
+    if kind == "bool":
+        if not isinstance(value, bool) and not (hasattr(value, "dtype") and str(getattr(value, "dtype")) == "bool"):
+            return value, f"must be True or False, got {value!r}"
+        return bool(value), None
+    if kind == "pair":
+        items = list(value) if isinstance(value, (tuple, list)) else None
+        if items is None or len(items) != 2 or not all(_is_number(v) and math.isfinite(float(v)) for v in items):
+            return value, f"must be a pair of two finite numbers, e.g. (1, 0), got {value!r}"
+        return (float(items[0]), float(items[1])), None
     if kind == "str":
         if not isinstance(value, str):
             return value, f"must be a string, got {type(value).__name__}"

@@ -18,6 +18,10 @@ Conventions (docs/semantics.md §1, §4.1)
   the matrix of the layer with all weights set to 1.
 * ``alpha_beta``: by default the reference's form, with the full bias b in both the activator and the
   inhibitor denominator; ``alpha_beta_bias="split"`` gives the textbook form (b+ / b-).
+* ``bias=False`` (z, epsilon, std_x_epsilon, alpha_beta, alpha_beta_x): the IgnoreBias variants, b = 0 in every
+  denominator.
+* ``alpha_beta_x``: four separately normalised terms, weighted as the reference weights them
+  (r_nn by beta_1, docs/semantics.md §4.4).
 * ``bounded``: ``low``/``high`` are scalars or arrays of the flattened input's size (expand
   per-channel bounds to every element before calling).
 """
@@ -42,6 +46,8 @@ RULES = (
     "bounded",
     "sign",
     "sign_mu",
+    "z_plus_fast",
+    "alpha_beta_x",
 )
 
 
@@ -118,7 +124,8 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
     **params
         ``epsilon`` (epsilon), ``std_factor`` (std_x_epsilon), ``alpha``/``beta`` (alpha_beta;
         also ``alpha_beta_bias``: ``"reference"`` (default, the full bias in both denominators)
-        or ``"split"`` (b+ in z+, b- in z-), and ``use_bias``, default True), ``gamma`` (gamma,
+        or ``"split"`` (b+ in z+, b- in z-)), ``bias`` (z, epsilon, std_x_epsilon, alpha_beta: False
+        drops the bias from every denominator), ``alpha_x``/``beta_x`` (alpha_beta_x), ``gamma`` (gamma,
         default 0.25), ``low``/``high`` (bounded, default -1/1), ``mu``
         (sign_mu).
 
@@ -134,12 +141,54 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
     if a.shape != (n_in,) or b.shape != (n_out,) or R.shape != (n_out,):
         raise ValueError(f"shapes do not fit: a {a.shape}, W {W.shape}, b {b.shape}, R {R.shape}")
 
+    if rule in ("z", "epsilon", "std_x_epsilon", "alpha_beta_x") and not params.get("bias", True):
+        b = np.zeros(n_out)  # the IgnoreBias variants: no bias in the denominators
+
     if rule == "z":
         return _z_like(a, W, b, R, lambda ai: ai, lambda z: 0.0)
 
     if rule == "epsilon":
         eps = float(params["epsilon"])
         return _z_like(a, W, b, R, lambda ai: ai, lambda z: eps * _s(z))
+
+    if rule == "z_plus_fast":
+        # R_in_i = a_i * sum_j W+_ji R_j / (sum_k W+_jk a_k), no bias, a itself (not a+)
+        out = np.zeros(n_in)
+        for i in range(n_in):
+            acc = 0.0
+            for j in range(n_out):
+                z = 0.0
+                for k in range(n_in):
+                    z += _pos(W[j, k]) * a[k]
+                acc += _pos(W[j, i]) * _div(R[j], z)
+            out[i] = a[i] * acc
+        return out
+
+    if rule == "alpha_beta_x":
+        a0, a1 = (float(v) for v in params.get("alpha_x", (1.0, 0.0)))
+        b0, b1 = (float(v) for v in params.get("beta_x", (0.0, 0.0)))
+        del a1  # the reference does not use alpha_1: r_nn is weighted by beta_1
+
+        def term(sign_a, sign_w, bias_part):
+            # r_i = a_i^(sign_a) * sum_j W_ji^(sign_w) R_j / (sum_k W_jk^(sign_w) a_k^(sign_a) + b_j^(sign_w))
+            pick_a = _pos if sign_a > 0 else _neg
+            pick_w = _pos if sign_w > 0 else _neg
+            r = np.zeros(n_in)
+            for i in range(n_in):
+                acc = 0.0
+                for j in range(n_out):
+                    z = bias_part(b[j])
+                    for k in range(n_in):
+                        z += pick_w(W[j, k]) * pick_a(a[k])
+                    acc += pick_w(W[j, i]) * _div(R[j], z)
+                r[i] = pick_a(a[i]) * acc
+            return r
+
+        r_pp = term(+1, +1, _pos)
+        r_nn = term(-1, -1, _neg)
+        r_pn = term(+1, -1, _neg)
+        r_np = term(-1, +1, _pos)
+        return (a0 * r_pp + b1 * r_nn) - (b0 * r_pn + b1 * r_np)
 
     if rule == "std_x_epsilon":
         factor = float(params["std_factor"])
@@ -164,7 +213,7 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
         # use_bias=False (and z_plus): no bias in either denominator.
         if rule == "alpha_beta":
             alpha, beta = float(params["alpha"]), float(params["beta"])
-            use_bias = bool(params.get("use_bias", True))
+            use_bias = bool(params.get("bias", True))
             form = params.get("alpha_beta_bias", "reference")
         else:
             alpha, beta, use_bias, form = 1.0, 0.0, False, "reference"

@@ -39,6 +39,8 @@ __all__ = [
     "StdxEpsilon",
     "AlphaBeta",
     "ZPlus",
+    "ZPlusFast",
+    "AlphaBetaX",
     "Gamma",
     "WSquare",
     "Flat",
@@ -196,10 +198,20 @@ class Rule:
 # the Z family: the layer's own forward gives z, its own backward gives W^T s
 # --------------------------------------------------------------------------------------------
 class _ZFamily(Rule):
-    """R_in = m(a) * W^T (R / (z + stabiliser)); subclasses choose m and the stabiliser."""
+    """R_in = m(a) * W^T (R / (z + stabiliser)); subclasses choose m and the stabiliser.
+
+    ``bias=False`` (the reference's IgnoreBias variants): ``z = W a`` without the layer's bias.
+    """
 
     #: whether the denominator can be exactly zero (no epsilon): then 0/0 = 0 handling is needed
     _may_be_zero = True
+    bias: bool = True
+
+    def _set_bias(self, bias: Any) -> None:
+        self.bias = check_parameter("bias", bias, type(self).__name__)
+
+    def _bias_params(self) -> dict[str, Any]:
+        return {} if self.bias else {"bias": False}
 
     def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
         return z
@@ -207,8 +219,20 @@ class _ZFamily(Rule):
     def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
-    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def _z(self, call: LayerCall) -> torch.Tensor:
         z = call.output.detach()
+        if self.bias:
+            return z
+        try:
+            weight, bias = kernel_parameters(call.module)
+        except AttributeError:  # average pooling and other linear maps without parameters: no bias
+            return z
+        if bias is None:
+            return z
+        return kernel_forward(call.module, call.x.detach(), weight, None)
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        z = self._z(call)
         denominator = self._denominator(call, z)
         if self._may_be_zero:
             scaled = _safe_div(relevance, denominator)
@@ -224,9 +248,21 @@ class Z(_ZFamily):
     """Z rule: ``R_in = a * W^T (R / z)``, ``z = W a + b`` (bias included), 0/0 = 0.
 
     Also the rule of average pooling layers (the pooling is the linear map, no bias).
+
+    Parameters
+    ----------
+    bias : bool, default True
+        ``False``: ``z = W a`` (the reference's ZIgnoreBias).
     """
 
     name = "z"
+
+    def __init__(self, bias: bool = parameter_default("bias")) -> None:
+        self._set_bias(bias)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self._bias_params()
 
 
 class Epsilon(_ZFamily):
@@ -236,16 +272,19 @@ class Epsilon(_ZFamily):
     ----------
     epsilon : float
         Stabiliser, > 0.
+    bias : bool, default True
+        ``False``: no bias in ``z`` (the reference's EpsilonIgnoreBias).
     """
 
     name = "epsilon"
 
-    def __init__(self, epsilon: float) -> None:
+    def __init__(self, epsilon: float, bias: bool = parameter_default("bias")) -> None:
         self.epsilon = check_parameter("epsilon", epsilon, "Epsilon")
+        self._set_bias(bias)
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon}
+        return {"epsilon": self.epsilon, **self._bias_params()}
 
     _may_be_zero = False
 
@@ -263,16 +302,19 @@ class StdxEpsilon(_ZFamily):
     ----------
     std_factor : float
         Factor f > 0.
+    bias : bool, default True
+        ``False``: no bias in ``z``.
     """
 
     name = "std_x_epsilon"
 
-    def __init__(self, std_factor: float) -> None:
+    def __init__(self, std_factor: float, bias: bool = parameter_default("bias")) -> None:
         self.std_factor = check_parameter("std_factor", std_factor, "StdxEpsilon")
+        self._set_bias(bias)
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"std_factor": self.std_factor}
+        return {"std_factor": self.std_factor, **self._bias_params()}
 
     def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
         x = call.real_input()
@@ -345,8 +387,9 @@ class AlphaBeta(_KernelRule):
     ----------
     alpha, beta : float
         ``alpha - beta = 1``, ``alpha >= 1``, ``beta >= 0``.
-    use_bias : bool, default True
-        Whether the bias enters ``z+``/``z-`` (``False``: neither; for (1, 0) this is :class:`ZPlus`).
+    bias : bool, default True
+        Whether the bias enters ``z+``/``z-`` (``False``: neither, the reference's IgnoreBias variants;
+        for (1, 0) this is :class:`ZPlus`).
     alpha_beta_bias : {"reference", "split"}, default "reference"
         ``"reference"``: the full bias ``b`` in both denominators (iNNvestigate, signxai);
         ``"split"``: ``b+`` in ``z+`` and ``b-`` in ``z-`` (the textbook/zennit form).
@@ -358,18 +401,18 @@ class AlphaBeta(_KernelRule):
         self,
         alpha: float = 1.0,
         beta: float = 0.0,
-        use_bias: bool = True,
+        bias: bool = parameter_default("bias"),
         alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
     ) -> None:
         self.alpha, self.beta = check_alpha_beta(alpha, beta, "AlphaBeta")
-        self.use_bias = bool(use_bias)
+        self.bias = check_parameter("bias", bias, "AlphaBeta")
         self.alpha_beta_bias = check_parameter("alpha_beta_bias", alpha_beta_bias, "AlphaBeta")
 
     @property
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"alpha": self.alpha, "beta": self.beta}
-        if not self.use_bias:
-            params["use_bias"] = False
+        if not self.bias:
+            params["bias"] = False
         params["alpha_beta_bias"] = self.alpha_beta_bias
         return params
 
@@ -389,7 +432,7 @@ class AlphaBeta(_KernelRule):
 
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The bias terms of the activator and the inhibitor denominators."""
-        if not self.use_bias or bias is None:
+        if not self.bias or bias is None:
             return None, None
         if self.alpha_beta_bias == "split":
             return bias.clamp(min=0), bias.clamp(max=0)
@@ -421,11 +464,88 @@ class ZPlus(AlphaBeta):
     name = "z_plus"
 
     def __init__(self) -> None:
-        super().__init__(1.0, 0.0, use_bias=False)
+        super().__init__(1.0, 0.0, bias=False)
 
     @property
     def params(self) -> dict[str, Any]:
         return {}
+
+
+class ZPlusFast(_KernelRule):
+    """ZPlusFast rule: ``R_in = a * W+^T (R / (W+ a))``, no bias, ``a`` itself (not ``a+``).
+
+    Equal to :class:`ZPlus` for non-negative inputs, which it assumes (docs/semantics.md §4.1).
+    """
+
+    name = "z_plus_fast"
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x = call.x.detach()
+        weight, _ = kernel_parameters(call.module)
+        w_pos = weight.clamp(min=0)
+        scaled = _safe_div(relevance, self._forward(call, x, w_pos, None))
+        return (x * self._transpose(call, w_pos, scaled),)
+
+
+class AlphaBetaX(_KernelRule):
+    """AlphaBetaX rule (Binder's variant, docs/semantics.md §4.4): four separately normalised terms.
+
+    ``r_pp = a+ W+^T(R/(W+a+ + b+))``, ``r_nn = a- W-^T(R/(W-a- + b-))``,
+    ``r_pn = a+ W-^T(R/(W-a+ + b-))``, ``r_np = a- W+^T(R/(W+a- + b+))`` and
+    ``R_in = (alpha_0 r_pp + beta_1 r_nn) - (beta_0 r_pn + beta_1 r_np)``: ``r_nn`` is weighted by
+    ``beta_1``, not ``alpha_1``, as the reference computes it (``alpha_1`` is accepted and unused).
+
+    Parameters
+    ----------
+    alpha_x : (float, float), default (1, 0)
+        ``(alpha_0, alpha_1)``.
+    beta_x : (float, float), default (0, 0)
+        ``(beta_0, beta_1)``.
+    bias : bool, default True
+        ``False``: no bias in the four denominators.
+    """
+
+    name = "alpha_beta_x"
+
+    def __init__(
+        self,
+        alpha_x: tuple[float, float] = tuple(parameter_default("alpha_x")),
+        beta_x: tuple[float, float] = tuple(parameter_default("beta_x")),
+        bias: bool = parameter_default("bias"),
+    ) -> None:
+        self.alpha_x = check_parameter("alpha_x", alpha_x, "AlphaBetaX")
+        self.beta_x = check_parameter("beta_x", beta_x, "AlphaBetaX")
+        self.bias = check_parameter("bias", bias, "AlphaBetaX")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"alpha_x": self.alpha_x, "beta_x": self.beta_x, "bias": self.bias}
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x = call.x.detach()
+        weight, bias = kernel_parameters(call.module)
+        if not self.bias:
+            bias = None
+        w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
+        b_pos = None if bias is None else bias.clamp(min=0)
+        b_neg = None if bias is None else bias.clamp(max=0)
+        x_pos = x.clamp(min=0)
+        x_neg = x.clamp(max=0) if bool((x < 0).any()) else None
+
+        def term(inputs: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+            scaled = _safe_div(relevance, self._forward(call, inputs, w, b))
+            return inputs * self._transpose(call, w, scaled)
+
+        alpha0 = self.alpha_x[0]
+        beta0, beta1 = self.beta_x
+        result = torch.zeros_like(x)
+        if alpha0 != 0.0:
+            result = result + alpha0 * term(x_pos, w_pos, b_pos)
+        if beta0 != 0.0:
+            result = result - beta0 * term(x_pos, w_neg, b_neg)
+        if beta1 != 0.0 and x_neg is not None:
+            result = result + beta1 * (term(x_neg, w_neg, b_neg) - term(x_neg, w_pos, b_pos))
+        return (result,)
 
 
 class Gamma(_KernelRule):
@@ -680,14 +800,19 @@ def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 # names -> rules
 # --------------------------------------------------------------------------------------------
 _BY_NAME: dict[str, Any] = {
-    "z": lambda p: Z(),
-    "epsilon": lambda p: Epsilon(p["epsilon"]),
-    "std_x_epsilon": lambda p: StdxEpsilon(p["std_factor"]),
+    "z": lambda p: Z(p.get("bias", parameter_default("bias"))),
+    "epsilon": lambda p: Epsilon(p["epsilon"], p.get("bias", parameter_default("bias"))),
+    "std_x_epsilon": lambda p: StdxEpsilon(p["std_factor"], p.get("bias", parameter_default("bias"))),
     "alpha_beta": lambda p: AlphaBeta(
-        p["alpha"], p["beta"], p.get("use_bias", True),
+        p["alpha"], p["beta"], p.get("bias", parameter_default("bias")),
         alpha_beta_bias=p.get("alpha_beta_bias", parameter_default("alpha_beta_bias")),
     ),
     "z_plus": lambda p: ZPlus(),
+    "z_plus_fast": lambda p: ZPlusFast(),
+    "alpha_beta_x": lambda p: AlphaBetaX(
+        p.get("alpha_x", tuple(parameter_default("alpha_x"))), p.get("beta_x", tuple(parameter_default("beta_x"))),
+        p.get("bias", parameter_default("bias")),
+    ),
     "gamma": lambda p: Gamma(p.get("gamma", parameter_default("gamma"))),
     "w_square": lambda p: WSquare(),
     "flat": lambda p: Flat(),
@@ -708,12 +833,13 @@ def rule_from_spec(name: str, params: Mapping[str, Any] | None = None) -> Rule:
     Parameters
     ----------
     name : str
-        ``z``, ``epsilon``, ``std_x_epsilon``, ``alpha_beta``, ``z_plus``, ``gamma``,
-        ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu``, or the layer rules
+        ``z``, ``epsilon``, ``std_x_epsilon``, ``alpha_beta``, ``alpha_beta_x``, ``z_plus``,
+        ``z_plus_fast``, ``gamma``, ``w_square``, ``flat``, ``bounded``, ``sign``, ``sign_mu``, or the layer rules
         ``pass``, ``route``, ``batch_norm``, ``sum``, ``gate``.
     params : mapping, optional
         The rule's parameters (``epsilon``, ``std_factor``, ``alpha``/``beta`` with the optional
-        ``alpha_beta_bias`` and ``use_bias``, ``gamma``, ``low``/``high``, ``mu``).
+        ``alpha_beta_bias``, ``bias`` (z, epsilon, std_x_epsilon, alpha_beta, alpha_beta_x),
+        ``alpha_x``/``beta_x``, ``gamma``, ``low``/``high``, ``mu``).
     """
     factory = _BY_NAME.get(name)
     if factory is None:

@@ -69,7 +69,11 @@ def _bound(value: Any, a: tf.Tensor, k: KernelLayer) -> tf.Tensor:
 
 
 def _z_like(k, a, z_nb, R, params, *, eps=None, factor=None, kernel=None, bias=None):
-    z = k.add_bias(z_nb, k.bias if bias is None else bias)
+    """The Z family; ``params["bias"] = False`` (the IgnoreBias variants) drops the bias from ``z``."""
+    if params.get("bias", True):
+        z = k.add_bias(z_nb, k.bias if bias is None else bias)
+    else:
+        z = z_nb
     den = z if eps is None else stabilize(z, eps)
     s = _div(R, den)
     return (a if factor is None else factor) * vjp(k, a, s, k.kernel if kernel is None else kernel)
@@ -134,13 +138,45 @@ def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="referenc
 
 def _alpha_beta(k, a, z_nb, R, params, nonneg):
     return _alpha_beta_core(
-        k, a, R, float(params["alpha"]), float(params["beta"]), True, nonneg,
+        k, a, R, float(params["alpha"]), float(params["beta"]), bool(params.get("bias", True)), nonneg,
         bias_form=params.get("alpha_beta_bias", "reference"),
     )
 
 
 def _z_plus(k, a, z_nb, R, params, nonneg):
     return _alpha_beta_core(k, a, R, 1.0, 0.0, False, nonneg)
+
+
+def _z_plus_fast(k, a, z_nb, R, params, nonneg):
+    """``a * W+^T (R / (W+ a))``: no bias, ``a`` itself (ZPlus for ``a >= 0``, which it assumes)."""
+    kp = tf.nn.relu(k.kernel)
+    return a * vjp(k, a, _div(R, k.linear(a, kp)), kp)
+
+
+def _alpha_beta_x(k, a, z_nb, R, params, nonneg):
+    """AlphaBetaX (docs/semantics.md §4.4): four separately normalised terms,
+    ``(alpha_0 r_pp + beta_1 r_nn) - (beta_0 r_pn + beta_1 r_np)`` (r_nn weighted by beta_1, as the reference)."""
+    alpha0 = float(params["alpha_x"][0])
+    beta0, beta1 = (float(v) for v in params["beta_x"])
+    kp, kn = tf.nn.relu(k.kernel), tf.minimum(k.kernel, 0.0)
+    use_bias = bool(params.get("bias", True)) and k.bias is not None
+    bp = tf.nn.relu(k.bias) if use_bias else None
+    bn = tf.minimum(k.bias, 0.0) if use_bias else None
+    ap = a if nonneg else tf.nn.relu(a)
+    an = None if nonneg else tf.minimum(a, 0.0)
+
+    def term(x, kernel, bias):
+        s = _div(R, k.add_bias(k.linear(x, kernel), bias))
+        return x * vjp(k, a, s, kernel)
+
+    out = 0.0
+    if alpha0 != 0.0:
+        out = out + alpha0 * term(ap, kp, bp)
+    if beta0 != 0.0:
+        out = out - beta0 * term(ap, kn, bn)
+    if beta1 != 0.0 and an is not None:
+        out = out + beta1 * (term(an, kn, bn) - term(an, kp, bp))
+    return out if isinstance(out, tf.Tensor) else tf.zeros_like(a)
 
 
 def _gamma(k, a, z_nb, R, params, nonneg):
@@ -192,6 +228,8 @@ RULES: dict[str, RuleFn] = {
     "std_x_epsilon": _std_x_epsilon,
     "alpha_beta": _alpha_beta,
     "z_plus": _z_plus,
+    "z_plus_fast": _z_plus_fast,
+    "alpha_beta_x": _alpha_beta_x,
     "gamma": _gamma,
     "w_square": _w_square,
     "flat": _flat,

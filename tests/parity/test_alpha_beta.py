@@ -4,7 +4,7 @@ The reference copies a layer into a positive part (W+, b+) and a negative part (
 evaluates each on a+ and a-, so both denominators carry the full bias b = b+ + b-:
 ``z+ = W+ a+ + W- a- + b``, ``z- = W- a+ + W+ a- + b`` (also when a has no negative part, e.g.
 after a ReLU). ``alpha_beta_bias="split"`` is the textbook/zennit form (b+ in z+, b- in z-);
-``use_bias=False`` and ZPlus drop the bias from both.
+``bias=False`` and ZPlus drop the bias from both.
 
 1. Hand-derived one-layer cases (the numbers are written out in the comments), torch Linear /
    Conv1d / Conv2d and Keras Dense / Conv1D / Conv2D, where the two forms differ.
@@ -97,7 +97,7 @@ CONV_CASES = {
 
 def _torch_rule(alpha: float, beta: float, form: str) -> AlphaBeta:
     if form == "no_bias":
-        return AlphaBeta(alpha, beta, use_bias=False)
+        return AlphaBeta(alpha, beta, bias=False)
     return AlphaBeta(alpha, beta, alpha_beta_bias=form)
 
 
@@ -131,7 +131,7 @@ def test_torch_linear_by_hand(case):
     np.testing.assert_allclose(got, DENSE_CASES[case], rtol=1e-12, atol=1e-12)
     # the literal reference agrees with the hand values
     alpha, beta, form = case
-    params = {"use_bias": False} if form == "no_bias" else {"alpha_beta_bias": form}
+    params = {"bias": False} if form == "no_bias" else {"alpha_beta_bias": form}
     ref = lrp_rule("alpha_beta", A_MIXED, DENSE_W, DENSE_B, R_DENSE, alpha=alpha, beta=beta, **params)
     np.testing.assert_allclose(ref, DENSE_CASES[case], rtol=1e-12, atol=1e-12)
 
@@ -156,7 +156,7 @@ def test_torch_zplus_and_no_bias_drop_the_bias_from_both_denominators():
     expected = DENSE_CASES[(1.0, 0.0, "no_bias")]
     np.testing.assert_allclose(_torch_relevance(ZPlus(), layer, A_MIXED, R_DENSE), expected, rtol=1e-12)
     for form in ("reference", "split"):
-        no_bias = AlphaBeta(2, 1, use_bias=False, alpha_beta_bias=form)
+        no_bias = AlphaBeta(2, 1, bias=False, alpha_beta_bias=form)
         np.testing.assert_allclose(
             _torch_relevance(no_bias, layer, A_MIXED, R_DENSE), DENSE_CASES[(2.0, 1.0, "no_bias")], rtol=1e-12
         )
@@ -209,11 +209,11 @@ def test_torch_conservation_type_identity(form, alpha, beta):
     got = _torch_relevance(AlphaBeta(alpha, beta, alpha_beta_bias=form), layer, a, R)
     assert got.sum() == pytest.approx(_identity_sum(a, W, b, R, alpha, beta, form), rel=1e-10)
     # without bias: conservation (alpha - beta = 1), except for outputs with a zero denominator
-    got = _torch_relevance(AlphaBeta(alpha, beta, use_bias=False, alpha_beta_bias=form), layer, a, R)
+    got = _torch_relevance(AlphaBeta(alpha, beta, bias=False, alpha_beta_bias=form), layer, a, R)
     assert got.sum() == pytest.approx(_identity_sum(a, W, np.zeros(4), R, alpha, beta, form), rel=1e-10)
     dense = np.abs(a) + 0.1  # a > 0 and every row of W has a positive weight: z+ > 0, full conservation
     assert np.all(np.maximum(W, 0) @ dense > 0)
-    got = _torch_relevance(AlphaBeta(1, 0, use_bias=False, alpha_beta_bias=form), layer, dense, R)
+    got = _torch_relevance(AlphaBeta(1, 0, bias=False, alpha_beta_bias=form), layer, dense, R)
     assert got.sum() == pytest.approx(R.sum(), rel=1e-10)
 
 

@@ -73,39 +73,47 @@ TABLE = {
     "grad_cam_timeseries": ("grad_cam_timeseries", "grad_cam_timeseries", {"layer": None}, None, None, None, None),
     "grad_cam_VGG16ILSVRC": ("grad_cam", "grad_cam", {"layer": None}, None, None, None, "VGG16ILSVRC"),
     "guided_grad_cam_VGG16ILSVRC": ("guided_grad_cam", "guided_grad_cam", {"layer": None}, None, None, None, "VGG16ILSVRC"),
-    "lrp_z": ("lrp_z", "lrp", {}, None, None, "z", None),
-    "lrpsign_z": ("lrpsign_z", "lrp", {"mu": None}, None, "sign", "z", None),
-    "lrpz_epsilon_0_001": ("lrpz_epsilon", "lrp", {"epsilon": 0.001}, None, "z", "epsilon", None),
-    "w2lrp_z": ("w2lrp_z", "lrp", {}, None, "w_square", "z", None),
-    "flatlrp_z": ("flatlrp_z", "lrp", {}, None, "flat", "z", None),
-    "zblrp_z_VGG16ILSVRC": ("zblrp_z", "lrp", {"low": -123.68, "high": 151.061}, None, "bounded", "z", "VGG16ILSVRC"),
-    "zblrp_z": ("zblrp_z", "lrp", {"low": -1.0, "high": 1.0}, None, "bounded", "z", None),
-    "lrp_epsilon_0_1": ("lrp_epsilon", "lrp", {"epsilon": 0.1}, None, None, "epsilon", None),
-    "lrp_epsilon_0_37": ("lrp_epsilon", "lrp", {"epsilon": 0.37}, None, None, "epsilon", None),
-    "lrp_epsilon_100": ("lrp_epsilon", "lrp", {"epsilon": 100.0}, None, None, "epsilon", None),
-    "lrpsign_epsilon_0_01": ("lrpsign_epsilon", "lrp", {"epsilon": 0.01, "mu": None}, None, "sign", "epsilon", None),
-    "lrpsign_epsilon_100_mu_0": ("lrpsign_epsilon", "lrp", {"epsilon": 100.0, "mu": 0.0}, None, "sign_mu", "epsilon", None),
-    "lrpsign_epsilon_100_mu_neg_0_5": ("lrpsign_epsilon", "lrp", {"epsilon": 100.0, "mu": -0.5}, None, "sign_mu", "epsilon", None),
-    "zblrp_epsilon_0_001_VGG16ILSVRC": ("zblrp_epsilon", "lrp", {"epsilon": 0.001, "low": -123.68, "high": 151.061}, None, "bounded", "epsilon", "VGG16ILSVRC"),
-    "w2lrp_epsilon_0_01": ("w2lrp_epsilon", "lrp", {"epsilon": 0.01}, None, "w_square", "epsilon", None),
-    "flatlrp_epsilon_20": ("flatlrp_epsilon", "lrp", {"epsilon": 20.0}, None, "flat", "epsilon", None),
-    "lrp_epsilon_0_1_std_x": ("lrp_epsilon_std_x", "lrp", {"std_factor": 0.1}, None, None, "epsilon_std_x", None),
-    "lrpsign_epsilon_0_25_std_x_mu_neg_0_5": ("lrpsign_epsilon_std_x", "lrp", {"std_factor": 0.25, "mu": -0.5}, None, "sign_mu", "epsilon_std_x", None),
-    "lrpsign_epsilon_0_5_std_x_mu_0_5": ("lrpsign_epsilon_std_x", "lrp", {"std_factor": 0.5, "mu": 0.5}, None, "sign_mu", "epsilon_std_x", None),
-    "lrpz_epsilon_3_std_x": ("lrpz_epsilon_std_x", "lrp", {"std_factor": 3.0}, None, "z", "epsilon_std_x", None),
-    "zblrp_epsilon_0_5_std_x_VGG16ILSVRC": ("zblrp_epsilon_std_x", "lrp", {"std_factor": 0.5, "low": -123.68, "high": 151.061}, None, "bounded", "epsilon_std_x", "VGG16ILSVRC"),
-    "lrp_alpha_1_beta_0": ("lrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
-    "lrp_alpha_2_beta_1": ("lrp_alpha_beta", "lrp", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
-    "lrp_alpha_1_5_beta_0_5": ("lrp_alpha_beta", "lrp", {"alpha": 1.5, "beta": 0.5, "alpha_beta_bias": "reference"}, None, None, "alpha_beta", None),
-    "flatlrp_alpha_1_beta_0": ("flatlrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference"}, None, "flat", "alpha_beta", None),
-    "lrp_sequential_composite_a": ("lrp_sequential_composite_a", "lrp", {"alpha_beta_bias": "reference"}, None, None, "sequential_composite_a", None),
-    "lrpsign_sequential_composite_b": ("lrpsign_sequential_composite_b", "lrp", {"mu": None, "alpha_beta_bias": "reference"}, None, "sign", "sequential_composite_b", None),
-    "zblrp_sequential_composite_a_VGG16ILSVRC": ("zblrp_sequential_composite_a", "lrp", {"low": -123.68, "high": 151.061, "alpha_beta_bias": "reference"}, None, "bounded", "sequential_composite_a", "VGG16ILSVRC"),
+    "lrp_z": ("lrp_z", "lrp", {"bias": True}, None, None, "z", None),
+    "lrpsign_z": ("lrpsign_z", "lrp", {"mu": None, "bias": True}, None, "sign", "z", None),
+    "lrpz_epsilon_0_001": ("lrpz_epsilon", "lrp", {"epsilon": 0.001, "bias": True}, None, "z", "epsilon", None),
+    "w2lrp_z": ("w2lrp_z", "lrp", {"bias": True}, None, "w_square", "z", None),
+    "flatlrp_z": ("flatlrp_z", "lrp", {"bias": True}, None, "flat", "z", None),
+    "zblrp_z_VGG16ILSVRC": ("zblrp_z", "lrp", {"low": -123.68, "high": 151.061, "bias": True}, None, "bounded", "z", "VGG16ILSVRC"),
+    "zblrp_z": ("zblrp_z", "lrp", {"low": -1.0, "high": 1.0, "bias": True}, None, "bounded", "z", None),
+    "lrp_epsilon_0_1": ("lrp_epsilon", "lrp", {"epsilon": 0.1, "bias": True}, None, None, "epsilon", None),
+    "lrp_epsilon_0_37": ("lrp_epsilon", "lrp", {"epsilon": 0.37, "bias": True}, None, None, "epsilon", None),
+    "lrp_epsilon_100": ("lrp_epsilon", "lrp", {"epsilon": 100.0, "bias": True}, None, None, "epsilon", None),
+    "lrpsign_epsilon_0_01": ("lrpsign_epsilon", "lrp", {"epsilon": 0.01, "mu": None, "bias": True}, None, "sign", "epsilon", None),
+    "lrpsign_epsilon_100_mu_0": ("lrpsign_epsilon", "lrp", {"epsilon": 100.0, "mu": 0.0, "bias": True}, None, "sign_mu", "epsilon", None),
+    "lrpsign_epsilon_100_mu_neg_0_5": ("lrpsign_epsilon", "lrp", {"epsilon": 100.0, "mu": -0.5, "bias": True}, None, "sign_mu", "epsilon", None),
+    "zblrp_epsilon_0_001_VGG16ILSVRC": ("zblrp_epsilon", "lrp", {"epsilon": 0.001, "low": -123.68, "high": 151.061, "bias": True}, None, "bounded", "epsilon", "VGG16ILSVRC"),
+    "w2lrp_epsilon_0_01": ("w2lrp_epsilon", "lrp", {"epsilon": 0.01, "bias": True}, None, "w_square", "epsilon", None),
+    "flatlrp_epsilon_20": ("flatlrp_epsilon", "lrp", {"epsilon": 20.0, "bias": True}, None, "flat", "epsilon", None),
+    "lrp_epsilon_0_1_std_x": ("lrp_epsilon_std_x", "lrp", {"std_factor": 0.1, "bias": True}, None, None, "epsilon_std_x", None),
+    "lrpsign_epsilon_0_25_std_x_mu_neg_0_5": ("lrpsign_epsilon_std_x", "lrp", {"std_factor": 0.25, "mu": -0.5, "bias": True}, None, "sign_mu", "epsilon_std_x", None),
+    "lrpsign_epsilon_0_5_std_x_mu_0_5": ("lrpsign_epsilon_std_x", "lrp", {"std_factor": 0.5, "mu": 0.5, "bias": True}, None, "sign_mu", "epsilon_std_x", None),
+    "lrpz_epsilon_3_std_x": ("lrpz_epsilon_std_x", "lrp", {"std_factor": 3.0, "bias": True}, None, "z", "epsilon_std_x", None),
+    "zblrp_epsilon_0_5_std_x_VGG16ILSVRC": ("zblrp_epsilon_std_x", "lrp", {"std_factor": 0.5, "low": -123.68, "high": 151.061, "bias": True}, None, "bounded", "epsilon_std_x", "VGG16ILSVRC"),
+    "lrp_alpha_1_beta_0": ("lrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference", "bias": True}, None, None, "alpha_beta", None),
+    "lrp_alpha_2_beta_1": ("lrp_alpha_beta", "lrp", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference", "bias": True}, None, None, "alpha_beta", None),
+    "lrp_alpha_1_5_beta_0_5": ("lrp_alpha_beta", "lrp", {"alpha": 1.5, "beta": 0.5, "alpha_beta_bias": "reference", "bias": True}, None, None, "alpha_beta", None),
+    "flatlrp_alpha_1_beta_0": ("flatlrp_alpha_beta", "lrp", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference", "bias": True}, None, "flat", "alpha_beta", None),
+    "lrp_sequential_composite_a": ("lrp_sequential_composite_a", "lrp", {"alpha_beta_bias": "reference", "epsilon": 0.1}, None, None, "sequential_composite_a", None),
+    "lrpsign_sequential_composite_b": ("lrpsign_sequential_composite_b", "lrp", {"mu": None, "alpha_beta_bias": "reference", "epsilon": 0.1}, None, "sign", "sequential_composite_b", None),
+    "zblrp_sequential_composite_a_VGG16ILSVRC": ("zblrp_sequential_composite_a", "lrp", {"low": -123.68, "high": 151.061, "alpha_beta_bias": "reference", "epsilon": 0.1}, None, "bounded", "sequential_composite_a", "VGG16ILSVRC"),
     "lrp_z_plus": ("lrp_z_plus", "lrp", {}, None, None, "z_plus", None),
     "lrp_gamma": ("lrp_gamma", "lrp", {"gamma": 0.25}, None, None, "gamma", None),
     "lrp_gamma_0_5": ("lrp_gamma", "lrp", {"gamma": 0.5}, None, None, "gamma", None),
     "lrp_flat": ("lrp_flat", "lrp", {}, None, None, "flat", None),
     "lrp_w_square": ("lrp_w_square", "lrp", {}, None, None, "w_square", None),
+    "lrp_z_ignore_bias": ("lrp_z", "lrp", {"bias": False}, None, None, "z", None),
+    "lrpsign_epsilon_0_1_ignore_bias_mu_0_5": ("lrpsign_epsilon", "lrp", {"epsilon": 0.1, "bias": False, "mu": 0.5}, None, "sign_mu", "epsilon", None),
+    "lrp_epsilon_0_5_std_x_ignore_bias": ("lrp_epsilon_std_x", "lrp", {"std_factor": 0.5, "bias": False}, None, None, "epsilon_std_x", None),
+    "lrp_alpha_2_beta_1_ignore_bias": ("lrp_alpha_beta", "lrp", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference", "bias": False}, None, None, "alpha_beta", None),
+    "lrp_z_plus_fast": ("lrp_z_plus_fast", "lrp", {}, None, None, "z_plus_fast", None),
+    "lrp_alpha_beta_x_1010": ("lrp_alpha_beta_x", "lrp", {"alpha_x": (1.0, 0.0), "beta_x": (0.0, -1.0), "bias": True}, None, None, "alpha_beta_x", None),
+    "lrpsign_alpha_beta_x_2m100": ("lrpsign_alpha_beta_x", "lrp", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0), "bias": True, "mu": None}, None, "sign", "alpha_beta_x", None),
+    "lrp_alpha_beta_x_1000_ignore_bias": ("lrp_alpha_beta_x", "lrp", {"alpha_x": (1.0, 0.0), "beta_x": (0.0, 0.0), "bias": False}, None, None, "alpha_beta_x", None),
 }
 
 
@@ -122,7 +130,9 @@ def test_name_parses_to_expected(name):
     )
     assert dict(spec.params) == params
     for value in spec.params.values():
-        assert value is None or isinstance(value, (int, float, str))
+        assert value is None or isinstance(value, (int, float, str)) or (
+            isinstance(value, tuple) and all(isinstance(v, float) for v in value)
+        )
     assert spec.is_lrp == (family == "lrp")
 
 
@@ -137,9 +147,15 @@ def test_lrp_rules_of_presets_and_prefixes():
     assert dict(b.conv.params) == {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "reference"} and b.input is None
     zb = parse("zblrp_epsilon_0_1_VGG16ILSVRC").lrp_rules()
     assert (zb.input.name, dict(zb.input.params)) == ("bounded", {"low": -123.68, "high": 151.061})
-    assert (zb.dense.name, dict(zb.dense.params)) == ("epsilon", {"epsilon": 0.1})
+    assert (zb.dense.name, dict(zb.dense.params)) == ("epsilon", {"epsilon": 0.1, "bias": True})
     std = parse("lrpz_epsilon_0_25_std_x").lrp_rules()
-    assert (std.conv.name, dict(std.conv.params), std.input.name) == ("std_x_epsilon", {"std_factor": 0.25}, "z")
+    assert (std.conv.name, dict(std.conv.params), std.input.name) == ("std_x_epsilon", {"std_factor": 0.25, "bias": True}, "z")
+    # the composites' epsilon can be overridden (the reference's LRPSequentialCompositeA(epsilon=...))
+    assert dict(parse("lrp_sequential_composite_a", epsilon=0.05).lrp_rules().dense.params) == {"epsilon": 0.05}
+    ib = parse("lrp_alpha_1_beta_0_ignore_bias").lrp_rules()
+    assert dict(ib.conv.params) == {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "reference", "bias": False}
+    x = parse("lrp_alpha_beta_x_2m100").lrp_rules()
+    assert (x.conv.name, dict(x.conv.params)) == ("alpha_beta_x", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0), "bias": True})
     with pytest.raises(ValueError):
         parse("gradient").lrp_rules()
 

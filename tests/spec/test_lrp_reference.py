@@ -34,9 +34,9 @@ CASES = [
     ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}, [2 * (4 / 3 + 1.8), 2 * 1.2 - 2.0]),
     ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"}, [4 / 3 + 1.8, 1.2]),
     # no bias (either form): z+ = [1, 5], z- = [-4, 0] (3 / 0 -> 0): act = [3.8, 1.2], inh = [0, -2 * 2 * -0.5] = [0, 2]
-    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False}, [7.6, 0.4]),
-    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False, "alpha_beta_bias": "split"}, [7.6, 0.4]),
-    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "use_bias": False}, [3.8, 1.2]),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "bias": False}, [7.6, 0.4]),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "bias": False, "alpha_beta_bias": "split"}, [7.6, 0.4]),
+    ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "bias": False}, [3.8, 1.2]),
     # W + g W+ = [[1.25, 2.5], [3.75, -1]], b + g b+ = [0.625, -1]; z = [-3.125, 4.75]
     ("gamma", {"gamma": 0.25}, [-0.8 + 45 / 19, 3.2 + 24 / 19]),
     # W^2 = [[1, 4], [9, 1]], row sums [5, 10]

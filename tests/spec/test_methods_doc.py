@@ -46,4 +46,4 @@ def test_keyword_only_lrp_options_are_documented():
     text = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
     pdef = shared_spec.method_table()["parameters"]["alpha_beta_bias"]
     assert f"- `alpha_beta_bias` (str, default `{pdef['default']}`, reference / split; keyword)" in text
-    assert "| `sequential_composite_b` | Dense: Epsilon(0.1); convolutions: AlphaBeta(2, 1) | `alpha_beta_bias` |" in text
+    assert "| `sequential_composite_b` | Dense: Epsilon(epsilon), epsilon 0.1 unless given; convolutions: AlphaBeta(2, 1) | `epsilon`, `alpha_beta_bias` |" in text

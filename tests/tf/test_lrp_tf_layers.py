@@ -39,6 +39,9 @@ RULE_CASES = [
     ("bounded", {"low": -1.0, "high": 1.0}),
     ("sign", {}),
     ("sign_mu", {"mu": 0.3}),
+    ("epsilon", {"epsilon": 0.1, "bias": False}),
+    ("z_plus_fast", {}),
+    ("alpha_beta_x", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0), "bias": True}),
 ]
 INPUT_CASES = [("sign", {}), ("sign_mu", {"mu": -0.5}), ("bounded", {"low": -2.0, "high": 2.0}), ("w_square", {}),
                ("flat", {}), ("z_plus", {})]

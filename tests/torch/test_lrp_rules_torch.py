@@ -32,6 +32,8 @@ from signxai_captum.lrp.rules import (
     WSquare,
     Z,
     ZPlus,
+    ZPlusFast,
+    AlphaBetaX,
     rule_from_spec,
 )
 
@@ -44,7 +46,7 @@ RULES = [
     ("alpha_beta", {"alpha": 3.0, "beta": 2.0}, AlphaBeta(3, 2)),
     ("alpha_beta", {"alpha": 1.0, "beta": 0.0, "alpha_beta_bias": "split"}, AlphaBeta(1, 0, alpha_beta_bias="split")),
     ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "alpha_beta_bias": "split"}, AlphaBeta(2, 1, alpha_beta_bias="split")),
-    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "use_bias": False}, AlphaBeta(2, 1, use_bias=False)),
+    ("alpha_beta", {"alpha": 2.0, "beta": 1.0, "bias": False}, AlphaBeta(2, 1, bias=False)),
     ("z_plus", {}, ZPlus()),
     ("gamma", {"gamma": 0.25}, Gamma(0.25)),
     ("w_square", {}, WSquare()),
@@ -52,6 +54,16 @@ RULES = [
     ("bounded", {"low": -1.5, "high": 2.0}, Bounded(-1.5, 2.0)),
     ("sign", {}, Sign()),
     ("sign_mu", {"mu": 0.25}, SignMu(0.25)),
+    # the rest of the reference rule set (docs/semantics.md §4.1, §4.4)
+    ("z", {"bias": False}, Z(bias=False)),
+    ("epsilon", {"epsilon": 0.3, "bias": False}, Epsilon(0.3, bias=False)),
+    ("std_x_epsilon", {"std_factor": 0.5, "bias": False}, StdxEpsilon(0.5, bias=False)),
+    ("z_plus_fast", {}, ZPlusFast()),
+    ("alpha_beta_x", {"alpha_x": (1.0, 0.0), "beta_x": (0.0, 0.0)}, AlphaBetaX((1, 0), (0, 0))),
+    ("alpha_beta_x", {"alpha_x": (1.0, 0.0), "beta_x": (0.0, -1.0)}, AlphaBetaX((1, 0), (0, -1))),
+    ("alpha_beta_x", {"alpha_x": (1.0, 1.0), "beta_x": (0.0, 0.0)}, AlphaBetaX((1, 1), (0, 0))),
+    ("alpha_beta_x", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0)}, AlphaBetaX((2, 0), (1, 0))),
+    ("alpha_beta_x", {"alpha_x": (2.0, 0.5), "beta_x": (1.0, 0.7), "bias": False}, AlphaBetaX((2, 0.5), (1, 0.7), bias=False)),
 ]
 
 
@@ -132,7 +144,7 @@ def test_rules_built_from_the_method_table_names():
 
 
 AB_NONNEG = [
-    (name, params, rule) for name, params, rule in RULES if name in ("alpha_beta", "z_plus")
+    (name, params, rule) for name, params, rule in RULES if name in ("alpha_beta", "z_plus", "alpha_beta_x", "z_plus_fast")
 ]
 
 
@@ -149,10 +161,10 @@ def test_alpha_beta_on_nonnegative_input_matches_reference(layer_name, name, par
 
 
 def test_alpha_beta_repr_and_equality_carry_the_bias_form():
-    reference, split, no_bias = AlphaBeta(1, 0), AlphaBeta(1, 0, alpha_beta_bias="split"), AlphaBeta(1, 0, use_bias=False)
+    reference, split, no_bias = AlphaBeta(1, 0), AlphaBeta(1, 0, alpha_beta_bias="split"), AlphaBeta(1, 0, bias=False)
     assert repr(reference) == "AlphaBeta(alpha=1.0, beta=0.0, alpha_beta_bias='reference')"
     assert repr(split) == "AlphaBeta(alpha=1.0, beta=0.0, alpha_beta_bias='split')"
-    assert repr(no_bias) == "AlphaBeta(alpha=1.0, beta=0.0, use_bias=False, alpha_beta_bias='reference')"
+    assert repr(no_bias) == "AlphaBeta(alpha=1.0, beta=0.0, bias=False, alpha_beta_bias='reference')"
     assert len({reference, split, no_bias, AlphaBeta(1.0, 0.0, True, "reference")}) == 3
     assert reference == AlphaBeta(alpha_beta_bias="reference") and reference != split and reference != no_bias
     assert repr(ZPlus()) == "ZPlus()" and ZPlus() != no_bias

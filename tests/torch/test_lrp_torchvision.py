@@ -208,14 +208,14 @@ def test_new_kinds_conserve_relevance_without_biases(new_kind):
     (Z) and bias-free batch norms (factor 1) conserve: Z relevance sums to f_c(x)."""
     name, model = new_kind
     model = _bias_free(model)
-    x = _x(n=2).double()
-    logits = model(x)[[0, 1], [1, 2]].detach()
+    x = _x(n=2).double()[1:]  # one sample: float64 convolutions are slow (batch = per sample is checked below)
+    logits = model(x)[[0], [2]].detach()
     assert float(logits.abs().min()) > 1e-6  # a meaningful check, not 0 == 0
     exact = {nn.BatchNorm2d: "pass"}  # y = gamma x / sigma: pass is its exact Z rule (no 1e-7 stabiliser)
     # Z with the exact batch-norm form: to float tolerance; epsilon 1e-9 with the batch norm rule
     # itself (its 1e-7 stabilisers move the sum by ~1e-5 relative)
     for attribution, rtol in ((LRPZ(model, layer_rules=exact), 1e-9), (LRPEpsilon(model, 1e-9), 1e-3)):
-        maps = attribution.attribute(x, target=[1, 2])
+        maps = attribution.attribute(x, target=[2])
         torch.testing.assert_close(maps.sum(dim=(1, 2, 3)), logits, rtol=rtol, atol=0.0)
 
 
