@@ -7,6 +7,7 @@ No framework is imported here. ``parse("lrpsign_epsilon_0_1")`` turns a method n
 from .errors import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
 from .inputs import check_finite
 from .grammar import format_number, lrp_spec, parse, parse_number
+from .legacy import LEGACY_KEYWORDS, translate_legacy
 from .parameters import check_alpha_beta, check_parameter, check_parameters, parameter_default
 from .noise import noise_scale, standard_normal_noise
 from .spec import LRPRule, LRPRuleSet, MethodSpec, select_kernel_rule
@@ -14,6 +15,7 @@ from .table import list_methods, method_table, model_constants
 from .targets import resolve_targets
 
 __all__ = [
+    "LEGACY_KEYWORDS",
     "LRPRule",
     "LRPRuleSet",
     "MethodNameError",
@@ -37,4 +39,5 @@ __all__ = [
     "resolve_targets",
     "select_kernel_rule",
     "standard_normal_noise",
+    "translate_legacy",
 ]

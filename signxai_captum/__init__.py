@@ -3,6 +3,8 @@
 >>> from signxai_captum import explain, GradientXSign
 >>> maps = explain(model, x, "gradient_x_sign", target=3)          # numpy, x's shape
 >>> attr = GradientXSign(model, mu=0.0).attribute(x_tensor, target=3)
+
+Code written for signxai2's PyTorch module: :mod:`signxai_captum.compat` (docs/migration.md).
 """
 
 from ._triton_guard import guard_triton
@@ -47,6 +49,7 @@ from shared_spec import (  # noqa: E402
 
 from ._multipliers import sign, sign_mu  # noqa: E402
 from ._softmax import remove_softmax  # noqa: E402
+from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_sign_mu, normalize_heatmap  # noqa: E402
 
 __all__ = [
     "MethodNameError",
@@ -84,7 +87,11 @@ __all__ = [
     "GradientXSign",
     "SignXAIAttribution",
     "attribution_for",
+    "calculate_relevancemap",
+    "calculate_relevancemaps",
+    "calculate_sign_mu",
     "explain",
+    "normalize_heatmap",
     "remove_softmax",
     "sign",
     "sign_mu",

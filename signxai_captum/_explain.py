@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shared_spec import MethodSpec, list_methods, parse
+from shared_spec import MethodSpec, list_methods, parse, translate_legacy
 
 from ._methods.dispatch import DISPATCH as _DISPATCH
 from ._methods.base import SignXAIAttribution
@@ -128,7 +128,9 @@ def explain(
         ``ValueError`` naming how many there are and the index of the first, before anything is
         computed. True explains such input anyway (the maps are then usually NaN).
     **params
-        Keyword overrides of the parameters written in the name.
+        Keyword overrides of the parameters written in the name. The keywords of the original
+        signxai (``neuron_selection``, ``noise_scale``, ...) are understood, with one
+        ``DeprecationWarning`` each (``shared_spec.translate_legacy``, docs/migration.md).
 
     Returns
     -------
@@ -143,6 +145,7 @@ def explain(
     shared_spec.MethodNameError, shared_spec.MethodParameterError
         For names that do not parse and bad keyword parameters.
     """
+    method_name, params, target = translate_legacy(method_name, params, target)  # the original signxai keywords
     attribution = attribution_for(model, method_name, **params)
     inputs = _as_batch(x, model, allow_nonfinite)
     attribution.allow_nonfinite = True  # x was checked above: attribute() need not check it again

@@ -2,11 +2,14 @@
 
 >>> from signxai_tf import explain
 >>> maps = explain(model, x, "gradient_x_sign", target=3)   # numpy, x's shape
+
+Code written for the original signxai TensorFlow API: :mod:`signxai_tf.compat` (docs/migration.md).
 """
 
 from shared_spec import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
 
 from ._explain import explain, supported_methods
+from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_sign_mu, normalize_heatmap
 from ._multipliers import sign, sign_mu
 from ._softmax import remove_softmax
 
@@ -15,7 +18,11 @@ __all__ = [
     "MethodParameterError",
     "SignXAIError",
     "UnsupportedLayerError",
+    "calculate_relevancemap",
+    "calculate_relevancemaps",
+    "calculate_sign_mu",
     "explain",
+    "normalize_heatmap",
     "remove_softmax",
     "sign",
     "sign_mu",

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from shared_spec import list_methods, parse
+from shared_spec import list_methods, parse, translate_legacy
 
 from ._batch import as_batch
 from ._methods.dispatch import DISPATCH as _DISPATCH
@@ -50,7 +50,9 @@ def explain(
         ``ValueError`` naming how many there are and the index of the first, before anything is
         computed. True explains such input anyway (the maps are then usually NaN).
     **params
-        Keyword overrides of the parameters written in the name.
+        Keyword overrides of the parameters written in the name. The keywords of the original
+        signxai (``neuron_selection``, ``noise_scale``, ...) are understood, with one
+        ``DeprecationWarning`` each (``shared_spec.translate_legacy``, docs/migration.md).
 
     Returns
     -------
@@ -69,6 +71,7 @@ def explain(
     NotImplementedError
         For valid names whose method signxai_tf does not implement yet.
     """
+    method_name, params, target = translate_legacy(method_name, params, target)  # the original signxai keywords
     spec = parse(method_name, **params)
     method = _DISPATCH.get(spec.family)
     if method is None:

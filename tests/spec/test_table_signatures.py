@@ -23,9 +23,15 @@ from signxai_captum.lrp import rules as torch_rules
 
 TABLE = method_table()["parameters"]
 #: signature names that carry a table parameter under another name
-ALIASES = {"std_x": "std_factor"}
+ALIASES = {"std_x": "std_factor", "noise_level": "noise", "num_samples": "samples"}
 #: (callable, parameter) whose ``None`` default means "not given" rather than the table's default
-OPTIONAL = {("LRPSign", "mu"), ("LRPSign", "epsilon"), ("LRPSign", "std_x"), ("LRPSign", "alpha_beta_bias")}
+OPTIONAL = {
+    ("LRPSign", "mu"),
+    ("LRPSign", "epsilon"),
+    ("LRPSign", "std_x"),
+    ("LRPSign", "alpha_beta_bias"),
+    ("LRPAnalyzer", "epsilon"),  # None: signxai2's default epsilon (the table has none)
+}
 
 
 def _torch_callables() -> list[tuple[str, object]]:
@@ -64,7 +70,19 @@ def _table_parameters(name: str, fn: object) -> list[tuple[str, str, inspect.Par
     return out
 
 
-ALL = _torch_callables() + _tf_callables()
+def _compat_callables() -> list[tuple[str, object]]:
+    """The public classes and functions of the signxai / signxai2 compat modules that take table parameters."""
+    from signxai_captum import compat as torch_compat
+    from signxai_tf import compat as tf_compat
+
+    names = ["GradientXSignAnalyzer", "IntegratedGradientsAnalyzer", "SmoothGradAnalyzer", "VarGradAnalyzer", "LRPAnalyzer"]
+    found = [(f"compat.{name}", getattr(torch_compat, name)) for name in names]
+    found.append(("compat.calculate_sign_mu", torch_compat.calculate_sign_mu))
+    found.append(("compat.tf.calculate_sign_mu", tf_compat.calculate_sign_mu))
+    return found
+
+
+ALL = _torch_callables() + _tf_callables() + _compat_callables()
 
 
 def test_the_walk_finds_the_public_signatures():
@@ -110,7 +128,12 @@ def _tiny_torch_model() -> nn.Module:
 
 
 def _call_with(name: str, fn: object, pname: str, value: object) -> None:
-    if name.startswith("rules."):
+    if name.startswith("compat."):
+        if inspect.isclass(fn):
+            fn(_tiny_torch_model(), **{pname: value})
+        else:
+            fn(np.zeros(3, np.float32), **{pname: value})
+    elif name.startswith("rules."):
         required = {"Epsilon": {"epsilon": 0.1}, "StdxEpsilon": {"std_factor": 0.1}}.get(name[6:], {})
         fn(**{**required, pname: value})
     elif name.startswith("tf."):
