@@ -110,9 +110,10 @@ def _read_number(tokens: list[str], i: int) -> tuple[Decimal | None, int]:
     return (-value if negative else value), j
 
 
-def preset_default(table: Mapping[str, Any], preset: str, key: str) -> Any:
+def preset_default(preset: str, key: str, table: Mapping[str, Any] | None = None) -> Any:
     """The default of parameter ``key`` in an LRP preset: the preset's own (``defaults``, e.g. the
     composites' epsilon 0.1), else the table parameter's; pairs as tuples."""
+    table = method_table() if table is None else table
     defaults = table["lrp"]["presets"][preset].get("defaults", {})
     value = defaults[key] if key in defaults else table["parameters"][key].get("default")
     return tuple(value) if isinstance(value, list) else value
@@ -397,7 +398,7 @@ class _Parser:
             raise self.fail("_".join(tokens[i:]), f"unexpected {tokens[i]!r} after the LRP preset {preset!r}{hint}")
         if model is not None and prefix != "zblrp":
             raise self.fail(model, f"model suffix {model!r} only sets z^B bounds and applies to zblrp names only")
-        params: dict[str, Any] = {p: preset_default(self.table, preset, p) for p in preset_params}
+        params: dict[str, Any] = {p: preset_default(preset, p, self.table) for p in preset_params}
         if prefix == "lrpsign":
             params["mu"] = None
         if prefix == "zblrp":
@@ -622,7 +623,7 @@ def lrp_spec(prefix: str, preset: str, **params: Any) -> MethodSpec:
         elif optional:
             values[key] = None
         elif key in lrp["presets"][preset].get("defaults", {}) or "default" in table["parameters"][key]:
-            values[key] = preset_default(table, preset, key)
+            values[key] = preset_default(preset, key, table)
         else:
             raise MethodParameterError(f"{where}: the parameter {key!r} is required")
     if preset == "alpha_beta":

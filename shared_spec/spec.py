@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, TypeVar
 
@@ -11,13 +11,22 @@ __all__ = ["MethodSpec", "LRPRule", "LRPRuleSet", "select_kernel_rule"]
 R = TypeVar("R")
 
 
-def select_kernel_rule(dense: R, conv: R, input: R | None, kind: str, is_input_layer: bool) -> R:
+def select_kernel_rule(
+    dense: R,
+    conv: R,
+    input: R | None,
+    kind: str,
+    is_input_layer: bool,
+    name: str | None = None,
+    layers: Mapping[str, R] | None = None,
+) -> R:
     """The one rule-selection function of both packages (docs/semantics.md §4.3).
 
-    A kernel layer fed directly by the model input gets ``input`` when there is one; otherwise a
-    Dense/Linear layer gets ``dense`` and a convolution ``conv``. Used with table rules
-    (:meth:`LRPRuleSet.for_layer`), with PyTorch rule objects (``Composite.kernel_rule``) and with
-    TensorFlow ones alike.
+    A layer named in ``layers`` gets that rule (per-layer rules: iNNvestigate's rule lists and
+    conditions, RuleUntilIndex); otherwise a kernel layer fed directly by the model input gets
+    ``input`` when there is one, a Dense/Linear layer ``dense`` and a convolution ``conv``. Used with
+    table rules (:meth:`LRPRuleSet.for_layer`), with PyTorch rule objects (``Composite.kernel_rule``)
+    and with TensorFlow ones alike.
 
     Parameters
     ----------
@@ -29,7 +38,14 @@ def select_kernel_rule(dense: R, conv: R, input: R | None, kind: str, is_input_l
         The kernel layer's kind.
     is_input_layer : bool
         Whether the layer is fed directly by the model input.
+    name : str, optional
+        The layer's name (Keras layer name, ``/depthwise`` or ``/pointwise`` for the parts of a
+        SeparableConv; PyTorch module path).
+    layers : mapping, optional
+        Per-layer rules by name; they take precedence over everything else.
     """
+    if layers and name is not None and name in layers:
+        return layers[name]
     if is_input_layer and input is not None:
         return input
     if kind == "dense":
@@ -67,15 +83,22 @@ class LRPRuleSet:
     input : LRPRule or None
         Rule that replaces ``dense``/``conv`` on the first kernel layer(s) fed directly by
         the model input; ``None`` for the plain ``lrp`` prefix (no replacement).
+    layers : Mapping[str, LRPRule]
+        Rules of individual kernel layers by name (empty for the table's presets), ahead of all
+        of the above.
     """
 
     dense: LRPRule
     conv: LRPRule
     input: LRPRule | None
+    layers: Mapping[str, LRPRule] = field(default_factory=dict)
 
-    def for_layer(self, kind: str, is_input_layer: bool) -> LRPRule:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
+
+    def for_layer(self, kind: str, is_input_layer: bool, name: str | None = None) -> LRPRule:
         """Return the rule for a kernel layer of ``kind`` (``"dense"`` or ``"conv"``), see :func:`select_kernel_rule`."""
-        return select_kernel_rule(self.dense, self.conv, self.input, kind, is_input_layer)
+        return select_kernel_rule(self.dense, self.conv, self.input, kind, is_input_layer, name, self.layers)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from captum.log import log_usage
 from torch import nn
 
 from shared_spec import LRPRuleSet, MethodParameterError, check_parameter, MethodSpec, lrp_spec, parameter_default, parse
+from shared_spec.grammar import preset_default
 
 from ..lrp.canonizers import Canonizer, default_canonizers
 from ..lrp.composites import Composite, UnsupportedLayerError
@@ -249,10 +250,15 @@ class LRPZ(_Named):
         The model.
     input_rule, layer_rules, canonizers, initial_relevance
         As for :class:`LRP`.
+    bias : bool, default True
+        ``False``: the IgnoreBias variant (``lrp_z_ignore_bias``), no bias in ``z``.
     """
 
-    def __init__(self, model: nn.Module, input_rule: RuleLike | None = None, **options: Any) -> None:
-        self._init_from_spec(model, lrp_spec("lrp", "z"), input_rule, options)
+    def __init__(
+        self, model: nn.Module, input_rule: RuleLike | None = None, *, bias: bool = parameter_default("bias"),
+        **options: Any,
+    ) -> None:
+        self._init_from_spec(model, lrp_spec("lrp", "z", bias=bias), input_rule, options)
 
 
 class LRPEpsilon(_Named):
@@ -266,10 +272,15 @@ class LRPEpsilon(_Named):
         Stabiliser > 0.
     input_rule, layer_rules, canonizers, initial_relevance
         As for :class:`LRP`.
+    bias : bool, default True
+        ``False``: the IgnoreBias variant (``lrp_epsilon_<v>_ignore_bias``).
     """
 
-    def __init__(self, model: nn.Module, epsilon: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        self._init_from_spec(model, lrp_spec("lrp", "epsilon", epsilon=epsilon), input_rule, options)
+    def __init__(
+        self, model: nn.Module, epsilon: float, input_rule: RuleLike | None = None, *,
+        bias: bool = parameter_default("bias"), **options: Any,
+    ) -> None:
+        self._init_from_spec(model, lrp_spec("lrp", "epsilon", epsilon=epsilon, bias=bias), input_rule, options)
 
 
 class LRPStdxEpsilon(_Named):
@@ -283,10 +294,16 @@ class LRPStdxEpsilon(_Named):
         Factor > 0.
     input_rule, layer_rules, canonizers, initial_relevance
         As for :class:`LRP`.
+    bias : bool, default True
+        ``False``: no bias in the denominators.
     """
 
-    def __init__(self, model: nn.Module, std_factor: float, input_rule: RuleLike | None = None, **options: Any) -> None:
-        self._init_from_spec(model, lrp_spec("lrp", "epsilon_std_x", std_factor=std_factor), input_rule, options)
+    def __init__(
+        self, model: nn.Module, std_factor: float, input_rule: RuleLike | None = None, *,
+        bias: bool = parameter_default("bias"), **options: Any,
+    ) -> None:
+        spec = lrp_spec("lrp", "epsilon_std_x", std_factor=std_factor, bias=bias)
+        self._init_from_spec(model, spec, input_rule, options)
 
 
 class LRPAlphaBeta(_Named):
@@ -304,6 +321,8 @@ class LRPAlphaBeta(_Named):
         ``"reference"``: the full bias in both denominators (iNNvestigate/signxai);
         ``"split"``: ``b+`` in ``z+``, ``b-`` in ``z-`` (textbook/zennit form).
         See :class:`~signxai_captum.lrp.rules.AlphaBeta`.
+    bias : bool, default True
+        ``False``: the IgnoreBias variant (``lrp_alpha_<a>_beta_<b>_ignore_bias``).
     """
 
     def __init__(
@@ -314,9 +333,10 @@ class LRPAlphaBeta(_Named):
         input_rule: RuleLike | None = None,
         *,
         alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
+        bias: bool = parameter_default("bias"),
         **options: Any,
     ) -> None:
-        spec = lrp_spec("lrp", "alpha_beta", alpha=alpha, beta=beta, alpha_beta_bias=alpha_beta_bias)
+        spec = lrp_spec("lrp", "alpha_beta", alpha=alpha, beta=beta, alpha_beta_bias=alpha_beta_bias, bias=bias)
         self._init_from_spec(model, spec, input_rule, options)
 
 
@@ -390,6 +410,8 @@ class LRPSequentialCompositeA(_Named):
         The model.
     input_rule : Rule or str, optional
         As for :class:`LRP`.
+    epsilon : float, default 0.1
+        The Linear layers' epsilon (the reference's ``LRPSequentialCompositeA(epsilon=...)``).
     alpha_beta_bias : {"reference", "split"}, default "reference"
         Bias form of the convolutions' AlphaBeta rule, see :class:`~signxai_captum.lrp.rules.AlphaBeta`.
     **options
@@ -403,10 +425,11 @@ class LRPSequentialCompositeA(_Named):
         model: nn.Module,
         input_rule: RuleLike | None = None,
         *,
+        epsilon: float = preset_default("sequential_composite_a", "epsilon"),
         alpha_beta_bias: str = parameter_default("alpha_beta_bias"),
         **options: Any,
     ) -> None:
-        spec = lrp_spec("lrp", self._preset, alpha_beta_bias=alpha_beta_bias)
+        spec = lrp_spec("lrp", self._preset, epsilon=epsilon, alpha_beta_bias=alpha_beta_bias)
         self._init_from_spec(model, spec, input_rule, options)
 
 

@@ -226,12 +226,15 @@ class Composite:
 
     @classmethod
     def from_rule_set(cls, rules: LRPRuleSet, layer_rules: Mapping[Any, Rule | str] | None = None) -> "Composite":
-        """Build from a ``shared_spec.LRPRuleSet`` (``MethodSpec.lrp_rules()``)."""
+        """Build from a ``shared_spec.LRPRuleSet`` (``MethodSpec.lrp_rules()``); its per-layer rules are
+        keyed by module path, ``layer_rules`` given here take precedence over them."""
+        per_layer: dict[Any, Rule | str] = {name: rule_from_spec(r.name, r.params) for name, r in rules.layers.items()}
+        per_layer.update(dict(layer_rules or {}))
         return cls(
             rule_from_spec(rules.dense.name, rules.dense.params),
             rule_from_spec(rules.conv.name, rules.conv.params),
             None if rules.input is None else rule_from_spec(rules.input.name, rules.input.params),
-            layer_rules,
+            per_layer,
         )
 
     def __repr__(self) -> str:

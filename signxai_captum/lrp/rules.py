@@ -852,11 +852,16 @@ def rule_from_spec(name: str, params: Mapping[str, Any] | None = None) -> Rule:
 
 
 def as_rule(value: Any) -> Rule:
-    """Accept a :class:`Rule`, a rule name (parameter-free or with defaults) or a ``shared_spec.LRPRule``."""
+    """Accept a :class:`Rule`, a rule name (parameter-free or with defaults), a ``shared_spec.LRPRule``
+    or a ``(low, high)`` pair (:class:`Bounded` with these bounds, as the reference's ``input_layer_rule``)."""
     if isinstance(value, Rule):
         return value
     if isinstance(value, str):
         return rule_from_spec(value)
     if hasattr(value, "name") and hasattr(value, "params"):
         return rule_from_spec(value.name, value.params)
-    raise TypeError(f"expected an LRP rule (signxai_captum.lrp.rules.Rule or a rule name), got {value!r}")
+    if isinstance(value, tuple) and len(value) == 2:
+        return Bounded(*value)
+    raise TypeError(
+        f"expected an LRP rule (signxai_captum.lrp.rules.Rule, a rule name or a (low, high) pair for Bounded), got {value!r}"
+    )

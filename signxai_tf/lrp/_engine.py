@@ -214,7 +214,7 @@ class _Plan:
                 part_rules = []
                 for i, k in enumerate(parts):
                     is_input = i == 0 and step.inputs[0] in raw
-                    rule = rules.for_layer(k.kind, is_input)
+                    rule = rules.for_layer(k.kind, is_input, k.name)
                     self.rules_used[k.name] = rule
                     if is_input:
                         self.input_layers.append(k.name)
@@ -421,7 +421,9 @@ def _hashable(value: Any) -> Hashable:
 def _rules_key(rules: LRPRuleSet | None) -> Hashable:
     if rules is None:
         return None
-    return tuple(None if r is None else (r.name, _hashable(r.params)) for r in (rules.dense, rules.conv, rules.input))
+    kinds = tuple(None if r is None else (r.name, _hashable(r.params)) for r in (rules.dense, rules.conv, rules.input))
+    layers = tuple(sorted((name, r.name, _hashable(r.params)) for name, r in rules.layers.items()))
+    return kinds + (layers,)
 
 
 def lrp_plan(model: keras.Model, mode: str = "lrp", rules: LRPRuleSet | None = None, method: str = "LRP") -> _Plan:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import signxai_captum
+from shared_spec.grammar import preset_default
 from shared_spec import MethodParameterError, method_table, parameter_default
 from signxai_captum.lrp import rules as torch_rules
 
@@ -102,6 +103,10 @@ def test_defaults_are_the_tables(name, fn):
             continue
         if key in ("alpha", "beta"):  # no table default: AlphaBeta's (1, 0) is the rule's own
             assert (pname, param.default) in (("alpha", 1.0), ("beta", 0.0)), (name, pname)
+            continue
+        if key == "epsilon" and "SequentialComposite" in name:  # the composites' preset default (table: lrp.presets)
+            preset = "sequential_composite_" + name[-1].lower()
+            assert param.default == preset_default(preset, "epsilon"), (name, pname)
             continue
         assert param.default == parameter_default(key), (name, pname, param.default, parameter_default(key))
 

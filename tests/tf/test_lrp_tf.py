@@ -10,7 +10,7 @@ tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from lrp_reference import layer_matrix, lrp_rule  # noqa: E402
-from shared_spec import LRPRule, list_methods, parse  # noqa: E402
+from shared_spec import LRPRuleSet, LRPRule, list_methods, parse  # noqa: E402
 from signxai_tf import explain  # noqa: E402
 from signxai_tf.lrp import lrp, lrp_plan  # noqa: E402
 from signxai_tf.lrp._layers import kernel_layer  # noqa: E402
@@ -243,6 +243,21 @@ def test_whole_model_against_literal_chain(method, rules):
     got = explain(model, x, method, target=[1, 2])
     expected = np.stack([_literal_chain(model, x[i], t, rules) for i, t in enumerate([1, 2])])
     _close(got, expected, 1e-4)
+
+
+def test_per_layer_rules_override_the_preset_on_exactly_their_layers():
+    """``LRPRuleSet.layers`` (iNNvestigate's rule lists, RuleUntilIndex): a named Dense gets its own rule,
+    ahead of the input rule too; the others keep the preset's."""
+    model = _dense_chain_model()
+    x = _x((3, 2), n=2)
+    dense = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    base = parse("lrpsign_epsilon_0_1").lrp_rules()
+    rules = LRPRuleSet(base.dense, base.conv, base.input, {dense[0]: LRPRule("flat", {}), dense[2]: LRPRule("z", {})})
+    got = lrp(model, tf.constant(x), [1, 2], rules).numpy()
+    chain = [("flat", {}), ("epsilon", {"epsilon": 0.1}), ("z", {})]
+    expected = np.stack([_literal_chain(model, x[i], t, chain) for i, t in enumerate([1, 2])])
+    _close(got, expected, 1e-4)
+    assert lrp_plan(model, "lrp", rules).rules_used[dense[1]] == LRPRule("epsilon", {"epsilon": 0.1, "bias": True})
 
 
 def test_input_rule_only_on_layers_fed_by_the_input():

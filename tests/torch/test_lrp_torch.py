@@ -445,3 +445,35 @@ def test_captum_visualization_takes_the_map():
     hwc = maps[0].permute(1, 2, 0).numpy()
     figure, _ = visualization.visualize_image_attr(hwc, method="heat_map", sign="all", use_pyplot=False)
     assert figure is not None
+
+
+def test_per_layer_rules_of_a_rule_set_and_a_bounds_pair_as_input_rule():
+    """``LRPRuleSet.layers`` (by module path) become the composite's layer rules; ``input_rule=(low, high)``
+    is Bounded(low, high), as the reference's ``input_layer_rule`` tuple."""
+    from shared_spec import LRPRule, LRPRuleSet
+    from signxai_captum.lrp.composites import Composite
+    from signxai_captum.lrp.rules import Bounded
+
+    model, x = relu_net(), batch(2)
+    base = parse("lrp_epsilon_0_1").lrp_rules()
+    rules = LRPRuleSet(base.dense, base.conv, None, {"3": LRPRule("flat", {}), "9": LRPRule("z", {})})
+    got = LRP(model, rule=Composite.from_rule_set(rules)).attribute(x, target=1)
+    expected = LRP(model, rule=Epsilon(0.1), layer_rules={"3": Flat(), "9": Z()}).attribute(x, target=1)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert not torch.allclose(got, LRP(model, rule=Epsilon(0.1)).attribute(x, target=1))
+    pair = LRP(model, rule=Epsilon(0.1), input_rule=(-2.0, 3.0)).attribute(x, target=1)
+    bounded = LRP(model, rule=Epsilon(0.1), input_rule=Bounded(-2.0, 3.0)).attribute(x, target=1)
+    torch.testing.assert_close(pair, bounded, rtol=0, atol=0)
+
+
+def test_named_classes_take_the_ignore_bias_and_composite_epsilon_options():
+    """``bias=False`` is the table's ``_ignore_bias`` name; the composites' epsilon reaches the Linear layers."""
+    model, x = relu_net(), batch(2)
+    ib = LRPEpsilon(model, 0.1, bias=False)
+    assert ib.method_name == "lrp_epsilon_0_1_ignore_bias"
+    np.testing.assert_array_equal(ib.attribute(x, target=1).numpy(), explain(model, x, "lrp_epsilon_0_1_ignore_bias", target=1))
+    assert not np.allclose(ib.attribute(x, target=1).numpy(), explain(model, x, "lrp_epsilon_0_1", target=1))
+    small = LRPSequentialCompositeA(model, epsilon=0.05).attribute(x, target=1)
+    composite = LRP(model, rule={"dense": Epsilon(0.05), "conv": AlphaBeta(1, 0)}).attribute(x, target=1)
+    torch.testing.assert_close(small, composite, rtol=0, atol=0)
+    assert not torch.allclose(small, LRPSequentialCompositeA(model).attribute(x, target=1))
