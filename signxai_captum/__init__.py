@@ -32,6 +32,8 @@ from ._methods.smoothgrad import (  # noqa: E402
 from ._methods.grad_cam import GradCAM, GradCAMTimeseries, GuidedGradCAM  # noqa: E402
 from ._methods.lrp import (  # noqa: E402
     LRP,
+    BoundedDeepTaylor,
+    DeepTaylor,
     LRPZ,
     LRPAlphaBeta,
     LRPEpsilon,
@@ -64,6 +66,8 @@ __all__ = [
     "LRPSign",
     "LRPSequentialCompositeA",
     "LRPSequentialCompositeB",
+    "DeepTaylor",
+    "BoundedDeepTaylor",
     "GuidedBackprop",
     "GuidedBackpropXInput",
     "GuidedBackpropXSign",

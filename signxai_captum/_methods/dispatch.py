@@ -16,7 +16,7 @@ from shared_spec import MethodSpec, method_table, model_constants
 
 from .base import SignXAIAttribution
 from .gradient import Gradient, GradientXInput, GradientXSign
-from .lrp import LRP
+from .lrp import LRP, BoundedDeepTaylor, DeepTaylor
 from .deconvnet import Deconvnet, DeconvnetXInput, DeconvnetXSign
 from .grad_cam import GradCAM, GradCAMTimeseries, GuidedGradCAM, check_model_layer
 from .guided_backprop import GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign
@@ -67,4 +67,6 @@ DISPATCH: dict[str, Factory] = {
     "grad_cam_timeseries": lambda model, spec: GradCAMTimeseries(model, layer=_cam_layer(model, spec)),
     "guided_grad_cam": lambda model, spec: GuidedGradCAM(model, layer=_cam_layer(model, spec)),
     "lrp": lambda model, spec: LRP.from_method(model, spec),
+    "deep_taylor": lambda model, spec: DeepTaylor(model),
+    "deep_taylor_bounded": lambda model, spec: BoundedDeepTaylor(model, spec.params["low"], spec.params["high"]),
 }

@@ -21,7 +21,7 @@ from shared_spec import LRPRuleSet, MethodParameterError, check_parameter, Metho
 from shared_spec.grammar import preset_default
 
 from ..lrp.canonizers import Canonizer, default_canonizers
-from ..lrp.composites import Composite, UnsupportedLayerError
+from ..lrp.composites import Composite, DeepTaylorComposite, UnsupportedLayerError
 from ..lrp._engine import relevance_session
 from .._modelstate import exclusive
 from ..lrp.rules import Rule
@@ -36,6 +36,8 @@ __all__ = [
     "LRPSign",
     "LRPSequentialCompositeA",
     "LRPSequentialCompositeB",
+    "DeepTaylor",
+    "BoundedDeepTaylor",
 ]
 
 RuleLike = Rule | str
@@ -195,6 +197,8 @@ class LRP(SignXAIAttribution):
             targets = self._targets(target, output)
             selected = output.gather(1, targets[:, None])
             seed = selected.detach() if self.initial_relevance == "logit" else torch.ones_like(selected)
+            if self.composite.nonnegative_seed:  # DeepTaylor starts from max(f_c(x), 0)
+                seed = seed.clamp(min=0)
             grads = torch.autograd.grad(selected, leaves, seed, allow_unused=True)
             self.input_layers = list(session.input_layers)
         self._seed = seed[:, 0].detach()
@@ -437,3 +441,47 @@ class LRPSequentialCompositeB(LRPSequentialCompositeA):
     """``lrp_sequential_composite_b``: Linear layers Epsilon(0.1), convolutions AlphaBeta(2, 1)."""
 
     _preset = "sequential_composite_b"
+
+
+class DeepTaylor(LRP):
+    """``deep_taylor``: DeepTaylor decomposition (docs/semantics.md §4.4).
+
+    Starts from ``max(f_c(x), 0)``; kernel layers that feed a ReLU use ZPlus, other kernel layers
+    WSquare, batch norms WSquare on their affine map; ReLU, pooling and sums pass the plain gradient.
+    Other layers (non-ReLU activations, gates, normalisations) raise.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU network.
+    **options
+        ``canonizers``, ``trace`` as for :class:`LRP`.
+    """
+
+    def __init__(self, model: nn.Module, **options: Any) -> None:
+        LRP.__init__(self, model, DeepTaylorComposite(), **options)
+        self.method_name = "deep_taylor"
+
+
+class BoundedDeepTaylor(LRP):
+    """``deep_taylor_bounded``: :class:`DeepTaylor` with Bounded(low, high) on the input layer(s).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU network.
+    low, high : float or array, default -1 and 1
+        The input range (scalars, per channel or per element), as for the Bounded rule.
+    **options
+        ``canonizers``, ``trace`` as for :class:`LRP`.
+    """
+
+    def __init__(
+        self, model: nn.Module, low: Any = parameter_default("low"), high: Any = parameter_default("high"),
+        **options: Any,
+    ) -> None:
+        from ..lrp.rules import Bounded
+
+        LRP.__init__(self, model, DeepTaylorComposite(input_rule=Bounded(low, high)), **options)
+        self.method_name = "deep_taylor_bounded"
+        self.low, self.high = low, high

@@ -344,6 +344,7 @@ class RelevanceSession:
             padding=(padded[1], padded[2]) if padded is not None and padded[0] is inputs[0] else None,
             gates=gates,
         )
+        rule.on_forward(call)
         state = _NodeState(call, rule, output.detach())
         if not keep_inputs:
             state.input_shapes = tuple(x.shape for x in inputs)

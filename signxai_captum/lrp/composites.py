@@ -40,10 +40,13 @@ from shared_spec import LRPRuleSet, UnsupportedLayerError, select_kernel_rule
 from .. import _blocks as blocks
 from .canonizers import ResidualAdd
 from ._layers import kernel_kind
-from .rules import BatchNormRule, GateRule, Pass, Route, Rule, SumRule, Z, as_rule, rule_from_spec
+from .rules import (
+    BatchNormRule, DeepTaylorBatchNorm, DeepTaylorKernel, GateRule, GradientRule, Pass, ReLUGradient, Route, Rule,
+    SumRule, Z, as_rule, rule_from_spec,
+)
 
 __all__ = [
-    "Composite", "LayerDecision", "UnsupportedLayerError", "PASS_TYPES", "ROUTE_TYPES", "LRP_RULE_VALUES", "is_affine",
+    "Composite", "DeepTaylorComposite", "LayerDecision", "UnsupportedLayerError", "PASS_TYPES", "ROUTE_TYPES", "LRP_RULE_VALUES", "is_affine",
     "is_kernel_padding",
 ]
 
@@ -204,6 +207,9 @@ class Composite:
         input-layer rule.
     """
 
+    #: start from max(f_c(x), 0) instead of f_c(x) (DeepTaylor)
+    nonnegative_seed = False
+
     def __init__(
         self,
         dense: Rule | str,
@@ -296,3 +302,50 @@ class Composite:
     def kernel_rule(self, path: str, kind: str, is_input_layer: bool) -> Rule:
         """The rule of a kernel layer of ``kind`` (``"dense"``/``"conv"``) for one call (:func:`shared_spec.select_kernel_rule`)."""
         return select_kernel_rule(self.dense, self.conv, self.input_rule, kind, is_input_layer)
+
+
+_RELU_LABELS = frozenset(f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu", "relu_"))
+
+
+class DeepTaylorComposite(Composite):
+    """DeepTaylor (docs/semantics.md §4.4): kernel layers ZPlus when they feed a ReLU, WSquare otherwise;
+    ReLU, pooling and sums the plain gradient; batch norm WSquare on its affine map; an optional
+    input-layer rule (Bounded for BoundedDeepTaylor); any other layer raises.
+
+    The explanation starts from ``max(f_c(x), 0)`` (:attr:`nonnegative_seed`).
+
+    Parameters
+    ----------
+    input_rule : Rule or str, optional
+        Rule of the input layer(s) (``Bounded(low, high)`` for ``deep_taylor_bounded``).
+    """
+
+    nonnegative_seed = True
+
+    def __init__(self, input_rule: Rule | str | None = None) -> None:
+        super().__init__(DeepTaylorKernel(), DeepTaylorKernel(), input_rule)
+
+    def decide(self, path: str, module: nn.Module) -> LayerDecision:
+        decision = super().decide(path, module)
+        if decision.action != "rule":
+            return decision
+        rule = decision.rule
+        if isinstance(rule, Pass):
+            if isinstance(module, nn.ReLU) or getattr(module, "label", None) in _RELU_LABELS:
+                return LayerDecision("rule", ReLUGradient(), decision.kind)
+            if isinstance(module, (nn.Dropout, nn.Identity)) or type(module).__name__ in ("StochasticDepth", "GaussianNoise"):
+                return decision
+            return self._refuse(path, module, "only ReLU activations and identity layers pass relevance in DeepTaylor")
+        if isinstance(rule, (Z, SumRule)):  # average pooling, means and sums: the plain gradient
+            return LayerDecision("rule", GradientRule(), decision.kind)
+        if isinstance(rule, BatchNormRule):
+            return LayerDecision("rule", DeepTaylorBatchNorm(), decision.kind)
+        return self._refuse(path, module, f"its LRP rule {rule!r} has no DeepTaylor counterpart")
+
+    @staticmethod
+    def _refuse(path: str, module: nn.Module, why: str) -> LayerDecision:
+        return LayerDecision(
+            "unsupported",
+            message=f"DeepTaylor has no rule for layer '{path}' ({type(module).__name__}): {why}; "
+            "DeepTaylor applies to ReLU networks of kernel layers, pooling, sums and batch norms",
+        )

@@ -90,6 +90,8 @@ class LayerCall:
     padding: tuple[nn.Module, torch.Tensor] | None = field(default=None, repr=False)
     #: for a gating product: which inputs are gates (they get no relevance); set by the engine
     gates: tuple[bool, ...] | None = None
+    #: whether the output feeds a ReLU directly (set by the ReLU's rule; DeepTaylor reads it)
+    followed_by_relu: bool = False
 
     @property
     def x(self) -> torch.Tensor:
@@ -165,6 +167,9 @@ class Rule:
     def params(self) -> dict[str, Any]:
         """The rule's parameters."""
         return {}
+
+    def on_forward(self, call: LayerCall) -> None:
+        """Called by the engine when the call is recorded in the forward pass (default: nothing)."""
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """Relevance at each input of ``call`` given the relevance at its output.
@@ -783,6 +788,65 @@ class GateRule(Rule):
         return tuple(
             _sum_to(relevance, x.shape) if i == receiver else None for i, x in enumerate(call.inputs)
         )
+
+
+# --------------------------------------------------------------------------------------------
+# DeepTaylor (docs/semantics.md §4.4)
+# --------------------------------------------------------------------------------------------
+class DeepTaylorKernel(_KernelRule):
+    """DeepTaylor's kernel rule: ZPlus when the layer's output feeds a ReLU, WSquare otherwise."""
+
+    name = "deep_taylor_kernel"
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        return (ZPlus() if call.followed_by_relu else WSquare()).relevance(call, relevance)
+
+
+class ReLUGradient(Rule):
+    """DeepTaylor's ReLU: the plain gradient ``R * 1[x > 0]``; marks the layer that feeds it."""
+
+    name = "relu_gradient"
+    needs_output = False
+
+    def on_forward(self, call: LayerCall) -> None:
+        state = getattr(call.inputs[0].grad_fn, "state", None) if call.inputs else None
+        producer = getattr(state, "call", None)
+        if isinstance(producer, LayerCall):
+            producer.followed_by_relu = True
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        return (relevance * (call.x.detach() > 0).to(relevance.dtype),)
+
+
+class GradientRule(Rule):
+    """The plain gradient of the module (DeepTaylor's pooling and sums: relevance routed, not redistributed)."""
+
+    name = "gradient"
+    needs_output = False
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        inputs = tuple(x.detach().requires_grad_(x.is_floating_point()) for x in call.inputs)
+        with torch.enable_grad():  # forward() itself: the module's hooks (this rule's own) must not run again
+            output = call.module.forward(*inputs)
+        wanted = [x for x in inputs if x.requires_grad]
+        grads = iter(torch.autograd.grad(output, wanted, relevance, allow_unused=True))
+        return tuple(next(grads) if x.requires_grad else None for x in inputs)
+
+
+class DeepTaylorBatchNorm(Rule):
+    """DeepTaylor's batch norm: WSquare on its affine map ``y = w a + c`` (per channel), i.e. the
+    relevance passes where ``w != 0`` and vanishes where the scale is 0."""
+
+    name = "deep_taylor_batch_norm"
+    needs_output = False
+
+    def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        module = call.module
+        weight = module.weight.detach() if getattr(module, "weight", None) is not None else None
+        if weight is None:
+            return (relevance,)
+        shape = (1, -1) + (1,) * (relevance.ndim - 2)
+        return (relevance * (weight != 0).to(relevance.dtype).reshape(shape),)
 
 
 def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:

@@ -16,7 +16,7 @@ from .grad_cam import grad_cam, grad_cam_timeseries
 from .gradient import gradient
 from .guided_backprop import deconvnet, guided_backprop, guided_grad_cam
 from .integrated_gradients import integrated_gradients
-from .lrp import lrp_method
+from .lrp import deep_taylor_method, lrp_method
 from .smoothgrad import smoothgrad, vargrad
 
 __all__ = ["DISPATCH"]
@@ -72,4 +72,6 @@ DISPATCH: dict[str, Method] = {
     "grad_cam_timeseries": _cam(grad_cam_timeseries, with_model=False),
     "guided_grad_cam": _cam(guided_grad_cam),
     "lrp": lrp_method,
+    "deep_taylor": deep_taylor_method,
+    "deep_taylor_bounded": deep_taylor_method,
 }

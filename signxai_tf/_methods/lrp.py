@@ -7,11 +7,11 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from shared_spec import MethodSpec, parameter_default
+from shared_spec import LRPRule, MethodSpec, parameter_default
 
-from ..lrp._engine import lrp
+from ..lrp._engine import deep_taylor, lrp
 
-__all__ = ["lrp_method"]
+__all__ = ["deep_taylor_method", "lrp_method"]
 
 
 def lrp_method(
@@ -37,3 +37,10 @@ def lrp_method(
         Start from f_c(x) (default, docs/semantics.md §1) or from 1.
     """
     return lrp(model, x, target, spec.lrp_rules(), initial_relevance=initial_relevance, method=spec.name)
+
+
+def deep_taylor_method(model: keras.Model, x: tf.Tensor, target: Any, spec: MethodSpec) -> tf.Tensor:
+    """``deep_taylor`` and ``deep_taylor_bounded`` (Bounded(low, high) on the input layers), docs/semantics.md §4.4."""
+    bounded = spec.family == "deep_taylor_bounded"
+    rule = LRPRule("bounded", {"low": spec.params["low"], "high": spec.params["high"]}) if bounded else None
+    return deep_taylor(model, x, target, rule, method=spec.name)

@@ -9,7 +9,7 @@ Modules: :mod:`._graph` (the layer graph; the only module touching private Keras
 rules), :mod:`._engine` (forward replay and one backward walk).
 """
 
-from ._engine import lrp, lrp_plan, modified_relu_gradient
+from ._engine import deep_taylor, lrp, lrp_plan, modified_relu_gradient
 from ._rules import RULES
 
-__all__ = ["lrp", "lrp_plan", "modified_relu_gradient", "RULES"]
+__all__ = ["deep_taylor", "lrp", "lrp_plan", "modified_relu_gradient", "RULES"]

@@ -148,6 +148,26 @@ def _add_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> 
     return [x * s for x in ins]
 
 
+def _is_relu_layer(layer: Any) -> bool:
+    """A ReLU as a layer of its own (``ReLU()`` with default settings or ``Activation("relu")``)."""
+    return isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)) and is_relu(layer)
+
+
+def _deep_taylor_batch_norm_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+    """WSquare on the batch norm's affine map ``y = w a + c``: relevance passes where ``w != 0``."""
+    layer = step.layer
+    gamma = getattr(layer, "gamma", None)
+    if gamma is None:
+        return [r]
+    rank = r.shape.rank
+    axes = [layer.axis] if isinstance(layer.axis, int) else list(layer.axis)
+    shape = [1] * rank
+    for ax in axes:
+        shape[ax % rank] = r.shape[ax]
+    nonzero = tf.reshape(tf.cast(tf.not_equal(tf.convert_to_tensor(gamma), 0.0), r.dtype), shape)
+    return [r * nonzero]
+
+
 def _batch_norm_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
     layer = step.layer
     (a,) = ins
@@ -187,6 +207,10 @@ class _Plan:
         self.relu6: set[Hashable] = set()  # tensors produced by ReLU6 (hard sigmoid written out: ReLU6(x+3)/6)
         self.producer: dict[Hashable, str] = {}  # tensor -> the layer that produced it, for error messages
         self.compiled: Callable[..., tuple[tf.Tensor, tf.Tensor]] = tf.function(self.run, reduce_retracing=True)
+        # tensors that feed a ReLU layer directly (DeepTaylor: the kernel layer producing them uses ZPlus)
+        self.relu_fed: set[Hashable] = {
+            key for step in self.graph.steps if _is_relu_layer(step.layer) for key in step.inputs
+        }
         raw: set[Hashable] = {self.graph.input}  # the input, seen through LOOK_THROUGH layers
         nonneg: set[Hashable] = set()
         for step in self.graph.steps:
@@ -257,6 +281,8 @@ class _Plan:
             if isinstance(layer, keras.layers.BatchNormalization):
                 return _call_forward, _batch_norm_backward
             raise layer_error(layer, self.method, self._where(step))
+        if self.mode == "deep_taylor":
+            return self._deep_taylor_step(step, rules, raw, parts, op, app)
         # guided backprop / deconvnet: plain gradient except at ReLUs
         if parts is not None:
             act = parts[-1].activation
@@ -344,6 +370,51 @@ class _Plan:
 
         return backward
 
+    def _deep_taylor_step(self, step: Step, rules, raw: set, parts, op, app) -> tuple[Forward, Backward]:
+        """DeepTaylor (docs/semantics.md §4.4): kernel layers ZPlus when they feed a ReLU (fused or the next
+        layer), WSquare otherwise; ReLU, pooling, sums and layout layers the plain gradient; batch norm
+        WSquare on its affine map; the input rule (BoundedDeepTaylor) on input layers; anything else raises."""
+        layer = step.layer
+        if parts is not None:
+            act = parts[-1].activation
+            fused_relu = is_relu(act)
+            if not (fused_relu or is_linear_activation(act)):
+                raise layer_error(layer, self.method, self._where(step))
+            feeds_relu = fused_relu or step.outputs[0] in self.relu_fed
+            part_rules = []
+            for i, k in enumerate(parts):
+                is_input = i == 0 and step.inputs[0] in raw
+                last = i == len(parts) - 1
+                default = LRPRule("z_plus", {}) if (last and feeds_relu) else LRPRule("w_square", {})
+                rule = rules.input if (is_input and rules is not None and rules.input is not None) else default
+                self.rules_used[k.name] = rule
+                if is_input and rules is not None and rules.input is not None:
+                    self.input_layers.append(k.name)
+                part_rules.append(rule)
+            inner = self._lrp_kernel_backward(parts, part_rules, False)
+            if not fused_relu:
+                return _kernel_forward(parts), inner
+
+            def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
+                z = aux[2]  # the pre-activation: the fused ReLU passes the gradient where z > 0
+                return inner(step, ins, outs, aux, tf.where(z > 0, r, tf.zeros_like(r)))
+
+            return _kernel_forward(parts), backward
+        if _is_relu_layer(layer):
+            return _call_forward, _gradient_backward
+        if isinstance(layer, keras.layers.BatchNormalization):
+            return _call_forward, _deep_taylor_batch_norm_backward
+        if isinstance(layer, PASS_THROUGH) and not isinstance(layer, ACTIVATIONS):
+            return _call_forward, _pass_backward
+        routed = (
+            isinstance(layer, GRADIENT_ROUTED + AVERAGE_POOLING + (keras.layers.Add, keras.layers.UpSampling2D))
+            or op in ("route", "linear")
+            or (op == "add" and len(step.inputs) > 1)
+        )
+        if routed:
+            return _call_forward, _gradient_backward
+        raise layer_error(layer, self.method, self._where(step))
+
     def _relu_kernel_backward(self, parts: tuple[KernelLayer, ...]) -> Backward:
         mode = self.mode
 
@@ -390,6 +461,8 @@ class _Plan:
         seed = tf.one_hot(targets, tf.shape(logits)[1], dtype=logits.dtype)
         if logit_seed:
             seed = seed * logits
+        if self.mode == "deep_taylor":  # DeepTaylor starts from max(f_c(x), 0)
+            seed = tf.nn.relu(seed)
         relevance: dict[Hashable, tf.Tensor] = {graph.output: seed}
         for step, bwd, (ins, outs, aux) in zip(reversed(graph.steps), reversed(self.backward), reversed(records)):
             key = step.outputs[0]
@@ -515,6 +588,22 @@ def lrp(
     initial_relevance = check_parameter("initial_relevance", initial_relevance, method)
     plan = lrp_plan(model, "lrp", rules, method)
     return _run(model, x, target, plan, initial_relevance == "logit")
+
+
+def deep_taylor(
+    model: keras.Model, x: tf.Tensor, target: Any, input_rule: LRPRule | None = None, method: str = "deep_taylor"
+) -> tf.Tensor:
+    """DeepTaylor decomposition of a batch (docs/semantics.md §4.4); ``input_rule`` on the input
+    layer(s) (``LRPRule("bounded", {"low": ..., "high": ...})`` for BoundedDeepTaylor).
+
+    Raises
+    ------
+    shared_spec.UnsupportedLayerError
+        For a layer DeepTaylor has no rule for (activations other than ReLU, gates, normalisations).
+    """
+    placeholder = LRPRule("w_square", {})  # DeepTaylor decides per layer; only the input rule is taken
+    plan = lrp_plan(model, "deep_taylor", LRPRuleSet(placeholder, placeholder, input_rule), method)
+    return _run(model, x, target, plan, True)
 
 
 def modified_relu_gradient(model: keras.Model, x: tf.Tensor, target: Any, mode: str) -> tf.Tensor:

@@ -294,3 +294,76 @@ def test_an_input_rule_that_applies_nowhere_warns_and_changes_nothing(fw):
             model, x if fw.name == "tf" else to_channels_first(x), "lrpsign_epsilon_0_1", target=1
         )
     np.testing.assert_array_equal(signed, fw.explain(model, x, "lrp_epsilon_0_1", target=1))
+
+
+# ------------------------------------------------------------------------------ DeepTaylor
+
+
+def deep_taylor_net(bias: bool = True) -> keras.Model:
+    """Dense + ReLU (fused), Dense then a ReLU layer, average pooling in between, a last Dense without activation."""
+    keras.utils.set_random_seed(8)
+    inp = keras.Input((4, 4, 2))
+    h = keras.layers.Conv2D(3, 2, activation="relu", bias_initializer=_bias(bias))(inp)   # ZPlus (fused ReLU)
+    h = keras.layers.AveragePooling2D(3)(h)                                                  # gradient
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(4, bias_initializer=_bias(bias))(h)                               # ZPlus (ReLU layer next)
+    h = keras.layers.ReLU()(h)                                                               # gradient
+    return keras.Model(inp, keras.layers.Dense(3, bias_initializer=_bias(bias))(h))         # WSquare
+
+
+MODELS["deep_taylor_net"] = deep_taylor_net
+
+
+def _deep_taylor_chain(model: keras.Model, x: np.ndarray, target: int, bounded: tuple[float, float] | None) -> np.ndarray:
+    """docs/semantics.md §4.4 written out with the literal rules of tests/lrp_reference.py (float64)."""
+    from lrp_reference import layer_matrix, lrp_rule
+
+    conv, pool, dense1, dense2 = (model.get_layer(index=i) for i in (1, 2, 4, 6))
+
+    def matrix(layer, shape):
+        zero = layer(np.zeros((1,) + shape, np.float32)).numpy().ravel()
+        return layer_matrix(lambda e: layer(e[None].astype(np.float32)).numpy().ravel() - zero, shape), zero
+
+    conv_linear = keras.layers.Conv2D(3, 2, use_bias=False)
+    conv_linear.build((None, 4, 4, 2))
+    conv_linear.set_weights([conv.get_weights()[0]])
+    Wc, _ = matrix(conv_linear, (4, 4, 2))
+    bc = np.tile(conv.get_weights()[1], 9)
+    P, _ = matrix(pool, (3, 3, 3))
+    W1, b1 = dense1.get_weights()[0].T, dense1.get_weights()[1]
+    W2, b2 = dense2.get_weights()[0].T, dense2.get_weights()[1]
+    a0 = x.ravel().astype(np.float64)
+    zc = Wc @ a0 + bc
+    ac = np.maximum(zc, 0)
+    ap = P @ ac
+    z1 = W1 @ ap + b1
+    a1 = np.maximum(z1, 0)
+    f = W2 @ a1 + b2
+    R = np.zeros(3)
+    R[target] = max(f[target], 0.0)
+    R = lrp_rule("w_square", a1, W2, b2, R) * (z1 > 0)              # last Dense: WSquare; ReLU: the gradient
+    R = lrp_rule("z_plus", ap, W1, b1, R)                            # Dense feeding a ReLU: ZPlus
+    R = P.T @ R * (zc > 0)                                           # average pooling, fused ReLU: the gradient
+    rule = ("bounded", {"low": bounded[0], "high": bounded[1]}) if bounded else ("z_plus", {})
+    return lrp_rule(rule[0], a0, Wc, bc, R, **rule[1]).reshape(x.shape)
+
+
+@pytest.mark.parametrize("name, bounded", [("deep_taylor", None), ("deep_taylor_bounded", (-1.0, 1.0))])
+def test_deep_taylor_against_the_literal_chain(fw, name, bounded):
+    model, x = fw.model("deep_taylor_net"), _inputs("deep_taylor_net", n=3, seed=5)
+    targets = [0, 1, 2]
+    got = fw.explain(model, x, name, target=targets)
+    keras_model = _keras("deep_taylor_net", True)
+    expected = np.stack([_deep_taylor_chain(keras_model, x[i], t, bounded) for i, t in enumerate(targets)])
+    assert np.abs(expected).max() > 0
+    _close(got, expected, 1e-5)
+
+
+def test_deep_taylor_refuses_layers_without_a_rule(fw):
+    """Non-ReLU activations have no DeepTaylor rule: one clear error naming the layer (both packages)."""
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="tanh", name="tanh_dense"),
+                              keras.layers.Dense(2)])
+    native = model if fw.name == "tf" else keras_to_torch(model)
+    with pytest.raises(NotImplementedError, match="(?i)deep.?taylor|tanh"):
+        fw.explain(native, np.ones((1, 5), np.float32), "deep_taylor")
