@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Hashable, Mapping
 
 import keras
@@ -479,7 +480,10 @@ class _Plan:
         return result, logits
 
 
-_CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
+_CACHE: "weakref.WeakKeyDictionary[keras.Model, OrderedDict]" = weakref.WeakKeyDictionary()
+#: plans kept per model (least recently used dropped): each holds a traced tf.function, which on a large
+#: model is hundreds of MB; a sweep over 66 methods of NASNetMobile grew to 17 GB with an unbounded cache
+PLANS_PER_MODEL = 8
 
 
 def _hashable(value: Any) -> Hashable:
@@ -508,8 +512,12 @@ def lrp_plan(model: keras.Model, mode: str = "lrp", rules: LRPRuleSet | None = N
         Naming the first layer without a rule (LRP) or an unsupported model structure.
     """
     key = (mode, _rules_key(rules))
-    per_model = _CACHE.setdefault(model, {})
-    if key not in per_model:
+    per_model = _CACHE.setdefault(model, OrderedDict())
+    if key in per_model:
+        per_model.move_to_end(key)
+    else:
+        while len(per_model) >= PLANS_PER_MODEL:
+            per_model.popitem(last=False)
         plan = _Plan(model, mode, rules, method)
         per_model[key] = plan
         if plan.non_relu:
