@@ -56,6 +56,7 @@ from ._multipliers import sign_mu
 from ._softmax import remove_softmax
 
 __all__ = [
+    "DeepTaylorAnalyzer",
     "GradCAMAnalyzer",
     "GradientAnalyzer",
     "GradientXInputAnalyzer",
@@ -556,6 +557,21 @@ class GradCAMAnalyzer(_Analyzer):
                 "leave resize at True"
             )
         return super().analyze(input_tensor, target_class, **kwargs)
+
+
+class DeepTaylorAnalyzer(_Analyzer):
+    """signxai2's ``DeepTaylorAnalyzer(model, epsilon=1e-6)``: ``deep_taylor`` (docs/semantics.md §4.4).
+
+    signxai2 computed an Epsilon / AlphaBeta(2, 1) composite as a stand-in for DeepTaylor; this class
+    computes DeepTaylor itself, so its maps differ from signxai2's (docs/migration.md). ``epsilon`` is
+    accepted for signature compatibility and has no effect.
+    """
+
+    method = "deep_taylor"
+
+    def __init__(self, model: nn.Module, epsilon: float = 1e-6) -> None:
+        super().__init__(model)
+        self.epsilon = check_parameter("epsilon", epsilon, "DeepTaylorAnalyzer")
 
 
 class LRPAnalyzer(_Analyzer):

@@ -3,7 +3,8 @@
 >>> from signxai_tf import explain
 >>> maps = explain(model, x, "gradient_x_sign", target=3)   # numpy, x's shape
 
-Code written for the original signxai TensorFlow API: :mod:`signxai_tf.compat` (docs/migration.md).
+Code written for the original signxai TensorFlow API: :mod:`signxai_tf.compat`; for iNNvestigate's
+analyzers: :mod:`signxai_tf.analyzer` (``create_analyzer("lrp.epsilon", model)``), docs/migration.md.
 """
 
 from shared_spec import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
@@ -12,6 +13,7 @@ from ._explain import explain, supported_methods
 from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_sign_mu, normalize_heatmap
 from ._multipliers import sign, sign_mu
 from ._softmax import remove_softmax
+from .analyzer import create_analyzer
 
 __all__ = [
     "MethodNameError",
@@ -21,6 +23,7 @@ __all__ = [
     "calculate_relevancemap",
     "calculate_relevancemaps",
     "calculate_sign_mu",
+    "create_analyzer",
     "explain",
     "normalize_heatmap",
     "remove_softmax",

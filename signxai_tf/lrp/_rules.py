@@ -219,6 +219,12 @@ def _sign_mu(k, a, z_nb, R, params, nonneg):
     return _z_like(k, a, z_nb, R, params, factor=_sign(a, float(params["mu"])))
 
 
+def _custom(k, a, z_nb, R, params, nonneg):
+    """A user-written rule: ``params["function"](k, a, z_nb, R)`` returns the relevance at the input
+    (``signxai_tf.analyzer.rules.Rule`` subclasses implementing ``relevance``)."""
+    return params["function"](k, a, z_nb, R)
+
+
 RuleFn = Callable[[KernelLayer, tf.Tensor, tf.Tensor, tf.Tensor, Mapping[str, Any], bool], tf.Tensor]
 
 #: rule name (``shared_spec.LRPRule.name``) -> implementation
@@ -236,6 +242,7 @@ RULES: dict[str, RuleFn] = {
     "bounded": _bounded,
     "sign": _sign_rule,
     "sign_mu": _sign_mu,
+    "custom": _custom,
 }
 
 

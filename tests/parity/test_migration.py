@@ -225,6 +225,7 @@ ANALYZERS = [
     ("GradCAMAnalyzer", lambda m: torch_compat.GradCAMAnalyzer(m), {}, "grad_cam", {}),
     ("GradCAMAnalyzer-module", lambda m: torch_compat.GradCAMAnalyzer(m, m[0]), {}, "grad_cam", {"layer": "0"}),
     ("GradCAMAnalyzer-layer_name", lambda m: torch_compat.GradCAMAnalyzer(m), {"layer_name": "0"}, "grad_cam", {"layer": "0"}),
+    ("DeepTaylorAnalyzer", lambda m: torch_compat.DeepTaylorAnalyzer(m), {}, "deep_taylor", {}),
     ("LRPAnalyzer", lambda m: torch_compat.LRPAnalyzer(m), {}, "lrp_epsilon_0_000001", {}),
     ("LRPAnalyzer-epsilon", lambda m: torch_compat.LRPAnalyzer(m, "epsilon", 0.1), {}, "lrp_epsilon_0_1", {}),
     ("LRPAnalyzer-zplus", lambda m: torch_compat.LRPAnalyzer(m, "zplus"), {}, "lrp_z_plus", {}),
