@@ -50,6 +50,7 @@ def eager_functions():
 
 def test_the_list_is_complete():
     assert len(LRP_NAMES) == 134  # 138 LRP names in the table, 4 of them deprecated spellings
+    assert len(_one_per_rule_set(LRP_NAMES)) == 44
 
 
 def refused(app: str, name: str) -> bool:
@@ -58,9 +59,25 @@ def refused(app: str, name: str) -> bool:
     return spec.family == "grad_cam_timeseries" or (app == "resnet50" and spec.model == "VGG16ILSVRC" and not spec.is_lrp)
 
 
-#: every name on ResNet50 (batch norms, residual sums); on VGG16 the gradient family (its LRP names run in
-#: tests/tf/test_lrp_tf.py::test_vgg16_names_and_identity and, against PyTorch, in the parity suite)
-SWEEP = [("resnet50", name) for name in NAMES] + [("vgg16", name) for name in NAMES if name not in LRP_NAMES]
+
+
+def _one_per_rule_set(names: list[str]) -> list[str]:
+    """The first name of each (prefix, preset) pair: every rule combination once (the other names only
+    change a parameter value; every LRP name runs in the parity suite and on torchvision's ResNet-18)."""
+    seen: dict[tuple, str] = {}
+    for name in names:
+        spec = parse(name)
+        seen.setdefault((spec.prefix, spec.preset), name)
+    return list(seen.values())
+
+
+#: on ResNet50 (batch norms, residual sums) every gradient-family name and every LRP rule combination; on
+#: VGG16 the gradient family (its LRP names run in tests/tf/test_lrp_tf.py::test_vgg16_names_and_identity)
+GRADIENT_NAMES = [name for name in NAMES if name not in LRP_NAMES]
+SWEEP = (
+    [("resnet50", name) for name in GRADIENT_NAMES + _one_per_rule_set(LRP_NAMES)]
+    + [("vgg16", name) for name in GRADIENT_NAMES]
+)
 
 
 @pytest.mark.parametrize("app, name", SWEEP)
