@@ -304,6 +304,9 @@ class Composite:
         return select_kernel_rule(self.dense, self.conv, self.input_rule, kind, is_input_layer)
 
 
+#: layers that are the identity at inference (every dropout kind), the only Pass layers DeepTaylor keeps
+_IDENTITY_TYPES = (nn.Identity, nn.modules.dropout._DropoutNd)
+_STOCHASTIC_DEPTH = "torchvision.ops.stochastic_depth.StochasticDepth"
 _RELU_LABELS = frozenset(f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu", "relu_"))
 
 
@@ -333,8 +336,8 @@ class DeepTaylorComposite(Composite):
         if isinstance(rule, Pass):
             if isinstance(module, nn.ReLU) or getattr(module, "label", None) in _RELU_LABELS:
                 return LayerDecision("rule", ReLUGradient(), decision.kind)
-            if isinstance(module, (nn.Dropout, nn.Identity)) or type(module).__name__ in ("StochasticDepth", "GaussianNoise"):
-                return decision
+            if isinstance(module, _IDENTITY_TYPES) or _qualified_name(module) == _STOCHASTIC_DEPTH:
+                return decision  # identities at inference
             return self._refuse(path, module, "only ReLU activations and identity layers pass relevance in DeepTaylor")
         if isinstance(rule, (Z, SumRule)):  # average pooling, means and sums: the plain gradient
             return LayerDecision("rule", GradientRule(), decision.kind)

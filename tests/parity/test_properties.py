@@ -367,3 +367,16 @@ def test_deep_taylor_refuses_layers_without_a_rule(fw):
     native = model if fw.name == "tf" else keras_to_torch(model)
     with pytest.raises(NotImplementedError, match="(?i)deep.?taylor|tanh"):
         fw.explain(native, np.ones((1, 5), np.float32), "deep_taylor")
+
+
+def test_deep_taylor_keeps_dropout_layers_of_every_kind():
+    """Dropout layers are identities at inference in DeepTaylor too (a torch Dropout2d was refused once)."""
+    import torch.nn as tnn
+
+    torch.manual_seed(0)
+    plain = tnn.Sequential(tnn.Conv2d(2, 3, 3), tnn.ReLU(), tnn.Flatten(), tnn.Linear(12, 2)).eval()
+    # after the ReLU: a dropout between a kernel layer and its ReLU would end "feeds a ReLU directly"
+    dropped = tnn.Sequential(plain[0], plain[1], tnn.Dropout2d(0.5), plain[2], tnn.Dropout(0.3), plain[3]).eval()
+    x = torch.randn(2, 2, 4, 4)
+    np.testing.assert_array_equal(signxai_captum.explain(dropped, x, "deep_taylor", target=1),
+                                  signxai_captum.explain(plain, x, "deep_taylor", target=1))
