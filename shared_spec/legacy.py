@@ -10,7 +10,8 @@ old keyword means the same thing everywhere.
 ========================  ==========================================================
 old keyword               new spelling
 ========================  ==========================================================
-``neuron_selection``      ``target`` (``"max_activation"`` -> ``None``, the argmax)
+``neuron_selection``      ``target`` (``"max_activation"`` -> ``None``, the argmax; ``"all"``
+                          stays ``"all"``: the sum over every output)
 ``target_class``          ``target``
 ``last_conv_layer_name``  ``layer``
 ``layer_name``            ``layer``
@@ -47,6 +48,7 @@ from .grammar import parse
 from .parameters import parameter_default
 from .spec import MethodSpec
 from .table import method_table
+from .targets import ALL_OUTPUTS
 
 __all__ = ["LEGACY_KEYWORDS", "translate_legacy"]
 
@@ -110,9 +112,12 @@ def _legacy_target(where: str, old: str, value: Any) -> Any:
     if isinstance(value, str):
         if value == "max_activation":
             return None
+        if value == ALL_OUTPUTS:
+            return ALL_OUTPUTS
         raise MethodParameterError(
             f"{where}: {old}={value!r} is not supported; give a class index, a sequence of class indices "
-            "(one per sample), or None / 'max_activation' for the argmax of each sample"
+            "(one per sample), None / 'max_activation' for the argmax of each sample, or 'all' for the sum over "
+            "every output"
         )
     return value
 
@@ -172,7 +177,7 @@ def translate_legacy(
     ------
     MethodParameterError
         If an old and a new spelling of one parameter are both given (the message names both),
-        for ``neuron_selection="all"``, for an ``input_layer_rule`` that names no input rule of the
+        for an ``input_layer_rule`` that names no input rule of the
         table or does not fit the name, and for ``noise_scale`` / ``noise_level`` with a
         ``noise_mode`` that contradicts it.
 

@@ -153,6 +153,20 @@ class MethodSpec:
         """Whether this is an LRP method."""
         return self.family == "lrp"
 
+    @property
+    def linear_in_seed(self) -> bool:
+        """Whether the map is linear in the output's seed (the table's ``linear_in_seed``; LRP: True).
+
+        Then the map for "all outputs" (iNNvestigate's ``neuron_selection_mode="all"``) is the sum
+        of the maps of every output. Guided backprop, deconvnet (ReLU backward that depends on the
+        sign of the incoming gradient), VarGrad and the CAM family are not.
+        """
+        if self.is_lrp:
+            return True
+        from .table import method_table
+
+        return bool(method_table()["families"][self.family]["linear_in_seed"])
+
     def lrp_rules(self) -> LRPRuleSet:
         """Return the rules of an LRP method (docs/semantics.md §4.3).
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["resolve_targets"]
+from .errors import MethodParameterError
+from .spec import MethodSpec
+
+__all__ = ["ALL_OUTPUTS", "is_all_outputs", "resolve_targets", "sum_over_outputs"]
+
+#: the target (and the original's ``neuron_selection``) that explains every output at once
+ALL_OUTPUTS = "all"
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -15,6 +21,62 @@ def _to_numpy(value: Any) -> np.ndarray:
     elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf tensor
         value = value.numpy()
     return np.asarray(value)
+
+
+def is_all_outputs(target: Any) -> bool:
+    """Whether ``target`` is ``"all"``: the map of every output summed (docs/semantics.md §1)."""
+    return isinstance(target, str) and target == ALL_OUTPUTS
+
+
+def sum_over_outputs(
+    spec: MethodSpec, classes: int, explain_for: Callable[[int, dict[str, Any]], Any]
+) -> np.ndarray:
+    """``target="all"``: the sum over every output c of the map for target c.
+
+    This is iNNvestigate's ``neuron_selection_mode="all"`` (the backward pass started from every
+    output at once, each with its own seed) for the methods whose map is linear in the seed
+    (:attr:`MethodSpec.linear_in_seed`): the gradient family with its multipliers, integrated
+    gradients, SmoothGrad and every LRP method. Noise is drawn once: SmoothGrad without a ``seed``
+    gets one random seed for all outputs, so that every output sees the same noisy samples.
+
+    Parameters
+    ----------
+    spec : MethodSpec
+        The parsed method.
+    classes : int
+        The number of outputs.
+    explain_for : callable
+        ``explain_for(c, extra_params)`` returns the map (numpy) of the batch for target ``c``,
+        with ``extra_params`` added to the method's parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        The summed map, the maps' shape and dtype.
+
+    Raises
+    ------
+    MethodParameterError
+        For a method whose map is not linear in the seed (guided backprop, deconvnet, VarGrad,
+        Grad-CAM), where the sum of the per-output maps is not the map of all outputs.
+    """
+    if not spec.linear_in_seed:
+        raise MethodParameterError(
+            f"{spec.name}: target='all' (neuron_selection='all') is not offered: the map of this method is not "
+            "linear in the output's seed, so the map of all outputs is not the sum of the per-output maps; "
+            "explain one output at a time (target=<class index>)"
+        )
+    if classes < 1:
+        raise ValueError(f"{spec.name}: target='all' needs a model with at least one output, got {classes}")
+    extra: dict[str, Any] = {}
+    if "seed" in spec.params and spec.params["seed"] is None:
+        extra["seed"] = int(np.random.default_rng().integers(2**31 - 1))
+    total: np.ndarray | None = None
+    for c in range(int(classes)):
+        part = np.asarray(explain_for(c, extra))
+        total = part.copy() if total is None else total + part
+    assert total is not None
+    return total
 
 
 def resolve_targets(target: Any, logits: Any) -> np.ndarray:
@@ -48,6 +110,11 @@ def resolve_targets(target: Any, logits: Any) -> np.ndarray:
             "wrap the model so that it returns one score per class"
         )
     batch, classes = scores.shape
+    if is_all_outputs(target):
+        raise ValueError(
+            "target='all' (the sum of the maps of every output) is offered by explain(...) and the compat calls, "
+            "not here; give a class index, or a sequence with one class per sample"
+        )
     if target is None:
         return np.argmax(scores, axis=1).astype(np.int64)
     if isinstance(target, tuple) and len(target) == 1:

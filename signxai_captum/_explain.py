@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from shared_spec import MethodSpec, list_methods, parse, translate_legacy
+from shared_spec.targets import is_all_outputs, sum_over_outputs
 
 from ._methods.dispatch import DISPATCH as _DISPATCH
 from ._methods.base import SignXAIAttribution
@@ -105,6 +106,18 @@ def _as_batch(x: Any, model: nn.Module, allow_nonfinite: bool = False) -> torch.
     return converted
 
 
+def _all_outputs(
+    model: nn.Module, attribution: Any, inputs: torch.Tensor, method_name: str, params: dict[str, Any]
+) -> np.ndarray:
+    """``target="all"``: the sum of the maps of every output (:func:`shared_spec.targets.sum_over_outputs`)."""
+    with attribution._explaining(), torch.no_grad():
+        classes = int(attribution._forward((inputs,), None).shape[-1])
+    spec = parse(method_name, **params)
+    return sum_over_outputs(
+        spec, classes, lambda c, extra: explain(model, inputs, method_name, c, allow_nonfinite=True, **{**params, **extra})
+    )
+
+
 def explain(
     model: nn.Module, x: Any, method_name: str, target: Any = None, *, allow_nonfinite: bool = False, **params: Any
 ) -> np.ndarray:
@@ -120,9 +133,11 @@ def explain(
     method_name : str
         A name of ``shared_spec.list_methods()`` or a parametric form, e.g. ``"gradient_x_sign"``,
         ``"gradient_x_sign_mu_neg_0_5"``.
-    target : None, int, sequence of int or 1-D tensor
+    target : None, int, sequence of int, 1-D tensor or "all"
         ``None``: the argmax of the logits per sample; an int: that class for all samples;
-        a sequence of length N: one class per sample.
+        a sequence of length N: one class per sample; ``"all"``: the sum of the maps of every
+        output (iNNvestigate's ``neuron_selection_mode="all"``), for the methods whose map is
+        linear in the seed (one pass per output; docs/semantics.md §1).
     allow_nonfinite : bool, default False
         By default NaN or infinite values in ``x`` (after conversion to the model's dtype) raise a
         ``ValueError`` naming how many there are and the index of the first, before anything is
@@ -148,6 +163,8 @@ def explain(
     method_name, params, target = translate_legacy(method_name, params, target)  # the original signxai keywords
     attribution = attribution_for(model, method_name, **params)
     inputs = _as_batch(x, model, allow_nonfinite)
+    if is_all_outputs(target):
+        return _all_outputs(model, attribution, inputs, method_name, params)
     attribution.allow_nonfinite = True  # x was checked above: attribute() need not check it again
     result = attribution.attribute(inputs, target=target)
     out = result.detach().cpu().numpy()

@@ -46,11 +46,13 @@ from shared_spec import (
     check_parameter,
     lrp_spec,
     parameter_default,
+    parse,
     translate_legacy,
 )
 from shared_spec.heatmaps import normalize_heatmap
 
 from ._explain import explain
+from ._methods.grad_cam import GradCAM
 from ._modelstate import evaluation_mode, exclusive
 from ._multipliers import sign_mu
 from ._softmax import remove_softmax
@@ -536,7 +538,8 @@ class GradCAMAnalyzer(_Analyzer):
 
     The map is this project's Grad-CAM: divided by its max, then resized to the input and
     broadcast over the input channels (``input_tensor``'s shape); the original returned
-    ``(N, 1, H, W)`` min-max normalised after resizing. ``analyze(resize=False)`` is refused.
+    ``(N, 1, H, W)`` min-max normalised after resizing. ``analyze(resize=False)`` gives the CAM
+    at the layer's resolution, ``(N, 1, h, w)`` (one sample: ``(1, h, w)``).
     """
 
     method = "grad_cam"
@@ -551,12 +554,25 @@ class GradCAMAnalyzer(_Analyzer):
     def analyze(self, input_tensor: Any, target_class: Any = None, **kwargs: Any) -> np.ndarray:
         """As :meth:`GradientAnalyzer.analyze`; ``layer_name=`` / ``target_layer=`` / ``layer=`` choose the layer."""
         kwargs = dict(kwargs)
-        if not kwargs.pop("resize", True):
-            raise NotImplementedError(
-                "GradCAMAnalyzer.analyze(resize=False): signxai_captum's Grad-CAM is always resized to the input; "
-                "leave resize at True"
-            )
-        return super().analyze(input_tensor, target_class, **kwargs)
+        resize = kwargs.pop("resize", True)
+        if not isinstance(resize, (bool, np.bool_)):
+            raise MethodParameterError(f"GradCAMAnalyzer.analyze: resize must be True or False, got {resize!r}")
+        if resize:
+            return super().analyze(input_tensor, target_class, **kwargs)
+        # the CAM at the layer's resolution, (N, 1, *space): GradCAM.attribute_at_layer
+        where = "GradCAMAnalyzer.analyze"
+        named = {"target_class": target_class, "neuron_selection": kwargs.pop("neuron_selection", None)}
+        target = _target_argument(where, kwargs.pop("target", None), **named)
+        method, params, target = translate_legacy(self.method, {**_not_overridden(self._params(), kwargs), **kwargs}, target)
+        spec = parse(method, **params)
+        layer = spec.params.get("layer")
+        tensor = _as_tensor(input_tensor)
+        one = _is_one_sample(self.model, tensor)
+        cam = GradCAM(self.model, layer=_layer_path(self.model, layer) if layer is not None else None).attribute_at_layer(
+            tensor[None] if one else tensor, target=target
+        )
+        out = cam.cpu().numpy()
+        return out[0] if one else out
 
 
 class DeepTaylorAnalyzer(_Analyzer):

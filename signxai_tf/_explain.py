@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from shared_spec import list_methods, parse, translate_legacy
+from shared_spec.targets import is_all_outputs, sum_over_outputs
 
 from ._batch import as_batch
 from ._methods.dispatch import DISPATCH as _DISPATCH
@@ -42,9 +43,11 @@ def explain(
         A batch, samples along axis 0, in the model's layout (channels last). Not modified.
     method_name : str
         A name of ``shared_spec.list_methods()`` or a parametric form, e.g. ``"gradient_x_sign"``.
-    target : None, int or sequence of int
+    target : None, int, sequence of int or "all"
         ``None``: the argmax of the logits per sample; an int: that class for all samples;
-        a sequence of length N: one class per sample.
+        a sequence of length N: one class per sample; ``"all"``: the sum of the maps of every
+        output (iNNvestigate's ``neuron_selection_mode="all"``), for the methods whose map is
+        linear in the seed (one pass per output; docs/semantics.md §1).
     allow_nonfinite : bool, default False
         By default NaN or infinite values in ``x`` (after conversion to the model's dtype) raise a
         ``ValueError`` naming how many there are and the index of the first, before anything is
@@ -81,6 +84,11 @@ def explain(
         )
     logit_model = remove_softmax(model)
     inputs = as_batch(x, logit_model, allow_nonfinite)
+    if is_all_outputs(target):
+        classes = int(logit_model.outputs[0].shape[-1])
+        return sum_over_outputs(
+            spec, classes, lambda c, extra: explain(logit_model, inputs, method_name, c, allow_nonfinite=True, **{**params, **extra})
+        )
     result = np.asarray(method(logit_model, inputs, target, spec))
     if result.shape != tuple(inputs.shape):
         raise RuntimeError(f"internal error: {spec.name} returned shape {result.shape} for input {tuple(inputs.shape)}")

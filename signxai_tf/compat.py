@@ -34,7 +34,7 @@ The parameters of the original signatures (``neuron_selection``, ``mu``,
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import keras
 import numpy as np
@@ -43,10 +43,16 @@ import tensorflow as tf
 from shared_spec import MethodNameError, MethodParameterError, check_parameter, parameter_default, parse, translate_legacy
 from shared_spec.heatmaps import normalize_heatmap
 
+from ._batch import as_batch
+from .analyzer import create_analyzer
+from .analyzer._layer_map import with_layer_map
 from ._explain import explain
+from ._methods.grad_cam import layer_cam
 from ._multipliers import sign_mu
+from ._softmax import remove_softmax
 
 __all__ = [
+    "calculate_explanation_innvestigate",
     "calculate_grad_cam_relevancemap",
     "calculate_grad_cam_relevancemap_timeseries",
     "calculate_relevancemap",
@@ -290,11 +296,6 @@ def guided_backprop_on_guided_model(model_no_softmax: keras.Model, img: Any, lay
 def _grad_cam(
     method: str, x: Any, model: keras.Model, last_conv_layer_name: str | None, neuron_selection: Any, resize: bool, kwargs: dict
 ) -> np.ndarray:
-    if not resize:
-        raise NotImplementedError(
-            f"{method} with resize=False (the CAM at the layer's resolution) is not offered: signxai_tf's Grad-CAM "
-            "is resized to the input; leave resize=True"
-        )
     kwargs = dict(kwargs)
     target = _target_argument(method, kwargs.pop("target", None), neuron_selection=neuron_selection)
     params = {}
@@ -302,7 +303,20 @@ def _grad_cam(
         if "layer" in kwargs:
             raise MethodParameterError(f"{method}: 'last_conv_layer_name' and 'layer' are spellings of one parameter; give only one")
         params["layer"] = last_conv_layer_name
-    return _explain_sample_or_batch(model, x, method, target, params, kwargs)
+    if not isinstance(resize, (bool, np.bool_)):
+        raise MethodParameterError(f"{method}: resize must be True or False, got {resize!r}")
+    if resize:
+        return _explain_sample_or_batch(model, x, method, target, params, kwargs)
+    # the CAM at the layer's resolution: the same computation as explain's, before resize_cam
+    method, params, target = translate_legacy(method, {**params, **kwargs}, target)
+    spec = parse(method, **params)
+    logit_model = remove_softmax(model)
+    array = _as_array(x)
+    one = _is_one_sample(logit_model, array, spec.name)
+    batch = as_batch(array[None] if one else array, logit_model)
+    spatial_dims = 1 if spec.family == "grad_cam_timeseries" or len(batch.shape) == 3 else 2
+    cam = layer_cam(logit_model, batch, target, spec.params.get("layer"), spatial_dims, spec.model).numpy()
+    return cam[0] if one else cam
 
 
 def calculate_grad_cam_relevancemap(
@@ -326,16 +340,19 @@ def calculate_grad_cam_relevancemap(
     neuron_selection : None or int
         The class (None: the argmax per sample).
     resize : bool, default True
-        Must be True: the CAM is resized to the input (``resize=False`` raises ``NotImplementedError``).
+        True: the CAM resized to the input (bilinear, docs/semantics.md §3) and broadcast over the
+        channels. False: the CAM at the layer's resolution, ``(N, h, w)`` for a batch and
+        ``(h, w)`` for one image (the original's ``resize=False``).
     **kwargs
         Further keywords of ``explain``.
 
     Returns
     -------
     numpy.ndarray
-        ``x``'s shape: the CAM in [0, 1] broadcast over the channels, one per sample (the original
-        returned the first sample's map without the batch axis, scaled to 0..255 when resized by
-        signxai 1.x; ``[0]`` and ``* 255`` give those).
+        ``resize=True``: ``x``'s shape, the CAM in [0, 1] broadcast over the channels, one per
+        sample (the original returned the first sample's map without the batch axis, scaled to
+        0..255 when resized by signxai 1.x; ``[0]`` and ``* 255`` give those). ``resize=False``:
+        see ``resize``; values in [0, 1].
     """
     return _grad_cam("grad_cam", x, model, last_conv_layer_name, neuron_selection, resize, kwargs)
 
@@ -347,9 +364,82 @@ def calculate_grad_cam_relevancemap_timeseries(
 
     As :func:`calculate_grad_cam_relevancemap` for a batch ``(N, T, C)`` or one series ``(T, C)``
     (Conv1D models); the CAM is linearly interpolated to T and repeated over the channels, as the
-    original did.
+    original did. ``resize=False``: the CAM at the layer's length, ``(N, n)`` or ``(n,)``.
     """
     return _grad_cam("grad_cam_timeseries", x, model, last_conv_layer_name, neuron_selection, resize, {})
+
+
+# -- iNNvestigate through signxai.utils -------------------------------------------------------
+def calculate_explanation_innvestigate(
+    model: keras.Model,
+    x: Any,
+    method: str = "lrp.epsilon",
+    neuron_selection: Any = None,
+    batchmode: bool = False,
+    layer_map: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
+    """signxai's ``calculate_explanation_innvestigate(model, x, method, neuron_selection, batchmode, **kwargs)``.
+
+    The original created iNNvestigate's analyzer ``method`` with ``**kwargs`` and analysed ``x``;
+    here :func:`signxai_tf.analyzer.create_analyzer` creates the same analyzer on Keras 3.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The model without its final softmax.
+    x : numpy.ndarray or tf.Tensor
+        One sample without the batch axis (its map comes back without one) or, with
+        ``batchmode=True`` or a batch-shaped ``x``, a batch.
+    method : str, default "lrp.epsilon"
+        An iNNvestigate analyzer name (``"lrp.z"``, ``"lrp.epsilon"``, ``"lrp.stdxepsilon"``,
+        ``"lrp.alpha_1_beta_0"``, ``"lrp.sequential_composite_a"``, ``"deep_taylor.bounded"``,
+        ``"gradient"``, ``"input_t_gradient"``, ...: :data:`signxai_tf.analyzer.analyzers`).
+    neuron_selection : None, int, sequence of int, "max_activation" or "all"
+        None / ``"max_activation"``: the largest output per sample; an int or one per sample: that
+        output (iNNvestigate's ``neuron_selection_mode="index"``); ``"all"``: every output.
+    batchmode : bool, default False
+        True: ``x`` must be a batch.
+    layer_map : dict, optional
+        Layer kind -> rule parameters for the LRP analyzers, e.g. ``{"conv2d": {"alpha": 1,
+        "beta": 0}, "dense": {"epsilon": 0.01}}``: the kernel layers of a kind get that rule,
+        the others keep the method's (``"conv"`` names every convolution; a kind is a Keras class
+        name in any case; kernel layers fed by the input keep ``input_layer_rule`` when one is
+        given). See :func:`signxai_tf.analyzer._layer_map.rule_from_parameters` for how the
+        parameters select the rule.
+    **kwargs
+        The analyzer's parameters in iNNvestigate's spelling: ``epsilon``, ``stdfactor``,
+        ``input_layer_rule`` (a rule name, class or ``(low, high)``), ``alpha`` / ``beta``,
+        ``steps``, ``reference_inputs``, ``augment_by_n``, ``noise_scale``, ...
+
+    Returns
+    -------
+    numpy.ndarray
+        The map, ``x``'s shape.
+    """
+    where = "calculate_explanation_innvestigate"
+    if "neuron_selection_mode" in kwargs:
+        raise MethodParameterError(
+            f"{where}: the neuron selection mode follows from neuron_selection (None: max_activation, an index: "
+            "index, 'all': all); do not pass neuron_selection_mode"
+        )
+    if isinstance(neuron_selection, str) and neuron_selection not in ("max_activation", "all"):
+        raise MethodParameterError(
+            f"{where}: neuron_selection={neuron_selection!r}; give None, 'max_activation', 'all' or output index(es)"
+        )
+    if neuron_selection is None or (isinstance(neuron_selection, str) and neuron_selection == "max_activation"):
+        mode, index = "max_activation", None
+    elif isinstance(neuron_selection, str):
+        mode, index = "all", None
+    else:
+        mode, index = "index", neuron_selection
+    analyzer = create_analyzer(method, model, neuron_selection_mode=mode, **kwargs)
+    if layer_map:
+        analyzer = with_layer_map(analyzer, layer_map, where)
+    array = _as_array(x)
+    one = _is_one_sample(model, array, where, batchmode)
+    result = analyzer.analyze(array[None] if one else array, index)
+    return result[0] if one else result
 
 
 # -- sign -------------------------------------------------------------------------------------

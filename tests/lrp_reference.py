@@ -124,8 +124,9 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
     **params
         ``epsilon`` (epsilon), ``std_factor`` (std_x_epsilon), ``alpha``/``beta`` (alpha_beta;
         also ``alpha_beta_bias``: ``"reference"`` (default, the full bias in both denominators)
-        or ``"split"`` (b+ in z+, b- in z-)), ``bias`` (z, epsilon, std_x_epsilon, alpha_beta: False
-        drops the bias from every denominator), ``alpha_x``/``beta_x`` (alpha_beta_x), ``gamma`` (gamma,
+        or ``"split"`` (b+ in z+, b- in z-)), ``bias`` (z, epsilon, std_x_epsilon, alpha_beta,
+        alpha_beta_x, gamma, sign, sign_mu: False drops the bias, and gamma's ``gamma b+``, from every
+        denominator), ``alpha_x``/``beta_x`` (alpha_beta_x), ``gamma`` (gamma,
         default 0.25), ``low``/``high`` (bounded, default -1/1), ``mu``
         (sign_mu).
 
@@ -141,7 +142,7 @@ def lrp_rule(rule: str, a: np.ndarray, W: np.ndarray, b: np.ndarray, R: np.ndarr
     if a.shape != (n_in,) or b.shape != (n_out,) or R.shape != (n_out,):
         raise ValueError(f"shapes do not fit: a {a.shape}, W {W.shape}, b {b.shape}, R {R.shape}")
 
-    if rule in ("z", "epsilon", "std_x_epsilon", "alpha_beta_x") and not params.get("bias", True):
+    if rule in ("z", "epsilon", "std_x_epsilon", "alpha_beta_x", "gamma", "sign", "sign_mu") and not params.get("bias", True):
         b = np.zeros(n_out)  # the IgnoreBias variants: no bias in the denominators
 
     if rule == "z":

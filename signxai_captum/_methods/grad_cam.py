@@ -417,6 +417,30 @@ class GradCAM(SignXAIAttribution):
         cam = torch.where(peak > 0, cam / torch.where(peak > 0, peak, torch.ones_like(peak)), cam)
         return cam, targets
 
+    def attribute_at_layer(
+        self, inputs: torch.Tensor | tuple[torch.Tensor, ...], target: Any = None, additional_forward_args: Any = None
+    ) -> torch.Tensor:
+        """The CAMs at the layer's resolution, before resizing: ``(N, 1, *space)``.
+
+        ReLU(Σ_k α_k A_k) divided by its max per sample (when > 0), exactly as :meth:`attribute`
+        computes it before :func:`resize_cam` (the original signxai's ``resize=False``). The
+        channel axis of size 1 is kept, as Captum's ``LayerGradCam`` does.
+
+        Parameters
+        ----------
+        inputs, target, additional_forward_args
+            As for :meth:`attribute`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, 1, *space)`` with the layer's spatial size, values in [0, 1].
+        """
+        inputs_tuple = self._check_inputs(inputs if isinstance(inputs, tuple) else (inputs,))
+        with self._explaining():
+            cam, _ = self._cams(inputs_tuple, target, additional_forward_args)
+        return cam[:, None].detach()
+
     @staticmethod
     def _resize(cam: torch.Tensor, x: torch.Tensor, index: int) -> torch.Tensor:
         space = cam.ndim - 1

@@ -332,9 +332,21 @@ class Sign(_ZFamily):
     """SIGN input rule: ``R_in = sign(a) * W^T (R / z)``, ``z = W a + b``, no epsilon.
 
     sign(a) is +1 for a >= 0 and -1 otherwise.
+
+    Parameters
+    ----------
+    bias : bool, default True
+        ``False``: ``z = W a`` without the layer's bias.
     """
 
     name = "sign"
+
+    def __init__(self, bias: bool = parameter_default("bias")) -> None:
+        self._set_bias(bias)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self._bias_params()
 
     def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
         return sign_mu(x, 0.0)
@@ -347,16 +359,19 @@ class SignMu(_ZFamily):
     ----------
     mu : float
         Threshold in the layer input's units (the model's raw input units on the input layer).
+    bias : bool, default True
+        ``False``: ``z = W a`` without the layer's bias.
     """
 
     name = "sign_mu"
 
-    def __init__(self, mu: float = parameter_default("mu")) -> None:
+    def __init__(self, mu: float = parameter_default("mu"), bias: bool = parameter_default("bias")) -> None:
         self.mu = check_parameter("mu", mu, "SignMu")
+        self._set_bias(bias)
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"mu": self.mu}
+        return {"mu": self.mu, **self._bias_params()}
 
     def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
         return sign_mu(x, self.mu)
@@ -561,21 +576,26 @@ class Gamma(_KernelRule):
     ----------
     gamma : float, default 0.25
         >= 0.
+    bias : bool, default True
+        ``False``: neither ``b`` nor ``gamma b+`` enters ``z`` (the reference's IgnoreBias form).
     """
 
     name = "gamma"
 
-    def __init__(self, gamma: float = parameter_default("gamma")) -> None:
+    def __init__(self, gamma: float = parameter_default("gamma"), bias: bool = parameter_default("bias")) -> None:
         self.gamma = check_parameter("gamma", gamma, "Gamma")
+        self.bias = check_parameter("bias", bias, "Gamma")
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"gamma": self.gamma}
+        return {"gamma": self.gamma, **({} if self.bias else {"bias": False})}
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x = call.x.detach()
         weight, bias = kernel_parameters(call.module)
         weight = weight + self.gamma * weight.clamp(min=0)
+        if not self.bias:
+            bias = None
         if bias is not None:
             bias = bias + self.gamma * bias.clamp(min=0)
         z = self._forward(call, x, weight, bias)
@@ -877,12 +897,12 @@ _BY_NAME: dict[str, Any] = {
         p.get("alpha_x", tuple(parameter_default("alpha_x"))), p.get("beta_x", tuple(parameter_default("beta_x"))),
         p.get("bias", parameter_default("bias")),
     ),
-    "gamma": lambda p: Gamma(p.get("gamma", parameter_default("gamma"))),
+    "gamma": lambda p: Gamma(p.get("gamma", parameter_default("gamma")), p.get("bias", parameter_default("bias"))),
     "w_square": lambda p: WSquare(),
     "flat": lambda p: Flat(),
     "bounded": lambda p: Bounded(p.get("low", parameter_default("low")), p.get("high", parameter_default("high"))),
-    "sign": lambda p: Sign(),
-    "sign_mu": lambda p: SignMu(p.get("mu", parameter_default("mu"))),
+    "sign": lambda p: Sign(p.get("bias", parameter_default("bias"))),
+    "sign_mu": lambda p: SignMu(p.get("mu", parameter_default("mu")), p.get("bias", parameter_default("bias"))),
     "pass": lambda p: Pass(),
     "route": lambda p: Route(),
     "batch_norm": lambda p: BatchNormRule(),

@@ -224,15 +224,32 @@ def resize_cam(cam: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
     return tf.gather(cam, lower, axis=1) * (1 - frac) + tf.gather(cam, lower + 1, axis=1) * frac
 
 
-def _cam(
+def layer_cam(
     model: keras.Model,
     x: tf.Tensor,
-    target: Any,
-    layer: str | None,
-    spatial_dims: int,
-    model_name: str | None,
-    through_activation: bool,
+    target: Any = None,
+    layer: str | None = None,
+    spatial_dims: int = 2,
+    model_name: str | None = None,
+    through_activation: bool = True,
 ) -> tf.Tensor:
+    """The Grad-CAM maps at the layer's resolution, before resizing: ``(N, h, w)`` or ``(N, n)``.
+
+    ReLU(Σ_k α_k A_k) divided by its max per sample (when > 0), as :func:`grad_cam` computes it
+    before :func:`resize_cam`; the original signxai's ``resize=False``.
+
+    Parameters
+    ----------
+    model, x, target, layer, model_name, through_activation
+        As for :func:`grad_cam`.
+    spatial_dims : int, default 2
+        2 for images ``(N, H, W, C)``, 1 for time series ``(N, T, C)``.
+
+    Returns
+    -------
+    tf.Tensor
+        One CAM per sample over the layer's spatial axes, in [0, 1], the layer's dtype.
+    """
     method, what, fmt = _KIND[spatial_dims]
     if len(x.shape) != spatial_dims + 2:
         other = "grad_cam_timeseries" if spatial_dims == 2 else "grad_cam"
@@ -245,7 +262,19 @@ def _cam(
     cam = tf.nn.relu(tf.reduce_sum(weights * activations, axis=-1))  # (N, h[, w])
     peak = tf.reduce_max(tf.reshape(cam, [tf.shape(cam)[0], -1]), axis=1)
     peak = tf.reshape(tf.where(peak > 0, peak, tf.ones_like(peak)), [-1] + [1] * spatial_dims)
-    cam = cam / peak
+    return cam / peak
+
+
+def _cam(
+    model: keras.Model,
+    x: tf.Tensor,
+    target: Any,
+    layer: str | None,
+    spatial_dims: int,
+    model_name: str | None,
+    through_activation: bool,
+) -> tf.Tensor:
+    cam = layer_cam(model, x, target, layer, spatial_dims, model_name, through_activation)
     resized = resize_cam(cam, tuple(int(d) for d in x.shape[1 : spatial_dims + 1]))
     resized = tf.cast(resized, x.dtype)
     return tf.broadcast_to(resized[..., None], tf.shape(x))

@@ -268,8 +268,8 @@ def test_torch_analyzer_refusals():
         torch_compat.LRPAnalyzer(model, "no_such_rule")
     with pytest.raises(MethodParameterError, match="gaussian"):
         torch_compat.IntegratedGradientsAnalyzer(model, 5, "gaussian")
-    with pytest.raises(NotImplementedError, match="resize"):
-        torch_compat.GradCAMAnalyzer(model).analyze(nchw(), resize=False)
+    with pytest.raises(MethodParameterError, match="resize must be True or False"):
+        torch_compat.GradCAMAnalyzer(model).analyze(nchw(), resize="no")
     with pytest.raises(MethodParameterError, match="multiply_by_input and apply_sign"):
         torch_compat.GuidedBackpropAnalyzer(model).analyze(nchw(), multiply_by_input=True, apply_sign=True)
     with pytest.warns(UserWarning, match="stdev_spread"):
@@ -354,10 +354,108 @@ def test_tf_grad_cam_timeseries_and_resize():
           signxai_tf.explain(model, x, "grad_cam_timeseries", layer="conv1d", target=1))
     one = tf_compat.calculate_grad_cam_relevancemap_timeseries(x[0], model)
     close(one, signxai_tf.explain(model, x[:1], "grad_cam_timeseries")[0])
-    with pytest.raises(NotImplementedError, match="resize"):
-        tf_compat.calculate_grad_cam_relevancemap(x, model, resize=False)
     with pytest.raises(MethodParameterError, match="last_conv_layer_name.*layer"):
         tf_compat.calculate_grad_cam_relevancemap(x, model, "conv1d", layer="conv1d")
+
+
+# -- Grad-CAM with resize=False: the CAM at the layer's resolution -------------------------------
+def _literal_cam(model, layer, x, target):
+    """ReLU(sum_k mean(dF_c/dA_k) A_k) / max per sample, with GradientTape on the layer's output."""
+    sub = keras.Model(model.inputs, [model.get_layer(layer).output, model.outputs[0]])
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        A, y = sub(xt)
+        selected = tf.reduce_sum(y[:, target])
+    g, A = tape.gradient(selected, A).numpy(), A.numpy()
+    space = tuple(range(1, A.ndim - 1))
+    cam = np.maximum((g.mean(axis=space, keepdims=True) * A).sum(-1), 0.0)
+    peak = cam.reshape(len(cam), -1).max(axis=1).reshape((-1,) + (1,) * (cam.ndim - 1))
+    return cam / np.where(peak > 0, peak, 1.0)
+
+
+def test_grad_cam_resize_false_is_the_layer_cam():
+    """signxai's resize=False in both packages: (N, h, w) in TF, (N, 1, h, w) in PyTorch, one sample without N."""
+    km = keras.Sequential([
+        keras.Input((8, 8, 3)),
+        keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+        keras.layers.Conv2D(5, 3, activation="relu", name="c2"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ])
+    x = nhwc()
+    expected = _literal_cam(km, "c2", x, 1)
+    got = tf_compat.calculate_grad_cam_relevancemap(x, km, neuron_selection=1, resize=False)
+    assert got.shape == (2, 4, 4)
+    close(got, expected)
+    close(tf_compat.calculate_grad_cam_relevancemap(x[1], km, "c1", 1, resize=False), _literal_cam(km, "c1", x[1:], 1)[0])
+    # resize=True is the same CAM, bilinearly resized (TF's tf.image.resize), broadcast over channels
+    resized = tf.image.resize(expected[..., None], (8, 8), method="bilinear").numpy()
+    close(tf_compat.calculate_grad_cam_relevancemap(x, km, neuron_selection=1), np.broadcast_to(resized, x.shape), 1e-5)
+    # the PyTorch twin: the same numbers with a channel axis
+    twin = signxai_captum.convert.keras_to_torch(km)
+    analyzer = torch_compat.GradCAMAnalyzer(twin)
+    cam = analyzer.analyze(np.transpose(x, (0, 3, 1, 2)), target_class=1, resize=False)
+    assert cam.shape == (2, 1, 4, 4)
+    close(cam[:, 0], expected, 1e-5)
+    assert analyzer.analyze(np.transpose(x[0], (2, 0, 1)), 1, resize=False).shape == (1, 4, 4)
+    # time series: (N, n) at the convolution's length
+    model, series = keras_conv1d(), np.random.default_rng(3).normal(size=(2, 16, 2)).astype(np.float32)
+    cam1d = tf_compat.calculate_grad_cam_relevancemap_timeseries(series, model, neuron_selection=0, resize=False)
+    close(cam1d, _literal_cam(model, "conv1d", series, 0))
+    assert tf_compat.calculate_grad_cam_relevancemap_timeseries(series[0], model, resize=False).shape == (14,)
+
+
+# -- neuron_selection="all": the sum of the maps of every output ---------------------------------
+ALL_LINEAR = ["gradient", "gradient_x_sign", "integrated_gradients", "lrp_epsilon_0_1", "lrpsign_z", "deep_taylor"]
+
+
+@pytest.mark.parametrize("method", ALL_LINEAR)
+def test_neuron_selection_all_is_the_sum_over_outputs(km, method):
+    x = nhwc()
+    classes = 5
+    expected = sum(signxai_tf.explain(km, x, method, target=c) for c in range(classes))
+    close(tf_compat.calculate_relevancemap(method, x, km, neuron_selection="all"), expected)
+    close(signxai_tf.explain(km, x, method, target="all"), expected)
+    close(tf_compat.calculate_relevancemap(method, x[0], km, neuron_selection="all"), expected[0], 1e-5)
+    twin = signxai_captum.convert.keras_to_torch(km)
+    got = signxai_captum.calculate_relevancemap(twin, np.transpose(x, (0, 3, 1, 2)), method, neuron_selection="all")
+    close(np.transpose(got, (0, 2, 3, 1)), expected, 1e-4)
+
+
+def test_neuron_selection_all_gradient_is_the_gradient_of_the_sum(km):
+    """Independent of explain: d(sum_c f_c)/dx by GradientTape (softmax removed) and by autograd."""
+    x = nhwc()
+    head = keras.layers.Dense(5)  # km's last layer without its softmax
+    head.build((None, km.layers[-1].input.shape[-1]))
+    head.set_weights(km.layers[-1].get_weights())
+    body = keras.Model(km.inputs, km.layers[-1].input)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        total = tf.reduce_sum(head(body(xt)))
+    close(signxai_tf.explain(km, x, "gradient", target="all"), tape.gradient(total, xt).numpy(), 1e-5)
+    model = torch_cnn()
+    xc = torch.tensor(nchw(), requires_grad=True)
+    model(xc).sum().backward()
+    close(signxai_captum.explain(model, xc.detach(), "gradient", target="all"), xc.grad.numpy(), 1e-5)
+
+
+def test_neuron_selection_all_smoothgrad_uses_one_noise_for_every_output(km):
+    x = nhwc()
+    params = {"samples": 3, "noise": 0.2, "seed": 4}
+    expected = sum(signxai_tf.explain(km, x, "smoothgrad", target=c, **params) for c in range(5))
+    close(signxai_tf.explain(km, x, "smoothgrad", target="all", **params), expected)
+    model = torch_cnn()
+    expected = sum(signxai_captum.explain(model, nchw(), "smoothgrad", target=c, **params) for c in range(5))
+    close(signxai_captum.explain(model, nchw(), "smoothgrad", target="all", **params), expected)
+
+
+@pytest.mark.parametrize("method", ["guided_backprop", "deconvnet", "vargrad", "grad_cam"])
+def test_neuron_selection_all_refused_where_not_linear(km, method):
+    with pytest.raises(MethodParameterError, match="not linear in the output's seed"):
+        tf_compat.calculate_relevancemap(method, nhwc(), km, neuron_selection="all")
+    with pytest.raises(MethodParameterError, match="not linear in the output's seed"):
+        signxai_captum.calculate_relevancemap(torch_cnn(), nchw(), method, neuron_selection="all")
 
 
 def test_tf_guided_backprop_on_guided_model(km):
@@ -560,7 +658,7 @@ OLD_AND_NEW = [
     ("lrpz_epsilon_0_1", {"input_layer_rule": "SIGN"}, "prefix"),
     ("gradient", {"input_layer_rule": "SIGN"}, "LRP methods only"),
     ("lrp_epsilon_0_1", {"input_layer_rule": "ZPlus"}, "not an input rule"),
-    ("gradient", {"neuron_selection": "all"}, "'all' is not supported"),
+    ("gradient", {"neuron_selection": "every"}, "'every' is not supported"),
     ("lrpsign_epsilon_0_1_mu_0_5", {"input_layer_rule": "SIGN"}, "takes no mu"),
 ]
 

@@ -35,6 +35,8 @@ PARAMETRIC = [
     "lrp_alpha_1_5_beta_0_5",
     "lrpsign_alpha_3_beta_2_mu_neg_0_25",
     "lrp_gamma_0_5",
+    "lrp_gamma_0_5_ignore_bias",
+    "lrpsign_gamma_ignore_bias",
     "zblrp_epsilon_0_2",
     "flatlrp_z_plus",
     "gradient_x_sign_mu_neg_0_25",

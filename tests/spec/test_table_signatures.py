@@ -186,3 +186,94 @@ def test_drifts_the_review_found_are_gone():
         reference = signxai_captum.attribution_for(model, name)
         x = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
         assert torch.allclose(attribution.attribute(x, target=1), reference.attribute(x, target=1), atol=0, rtol=0)
+
+
+# -- the iNNvestigate analyzer API (signxai_tf.analyzer): the table's ranges, iNNvestigate's defaults ----------
+#: analyzer parameter names that spell a table parameter
+ANALYZER_ALIASES = {"stdfactor": "std_factor", "augment_by_n": "samples", "noise_scale": "noise"}
+#: iNNvestigate 2's own defaults, where they differ from the table's on purpose (docs/migration.md):
+#: LRPEpsilon / EpsilonRule epsilon 1e-7, signxai's StdxEpsilon stdfactor 0.25, IntegratedGradients
+#: steps 64, SmoothGrad augment_by_n 64 and noise_scale 1.0, AlphaBetaXRule alpha = beta = (0.5, 0.5)
+INNVESTIGATE_DEFAULTS = {
+    "epsilon": {1e-7},
+    "std_factor": {0.25},
+    "steps": {64},
+    "samples": {64},
+    "noise": {1.0},
+}
+
+
+def _analyzer_callables() -> list[tuple[str, object]]:
+    from signxai_tf import analyzer as tf_analyzer
+    from signxai_tf.analyzer import rules as tf_rules
+
+    found = []
+    for module, prefix in ((tf_analyzer, "analyzer"), (tf_rules, "analyzer.rules")):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and name not in ("AnalyzerBase", "Rule", "KernelView"):
+                found.append((f"{prefix}.{name}", obj))
+    return found
+
+
+def _analyzer_parameters(fn: object) -> list[tuple[str, str, inspect.Parameter]]:
+    out = []
+    for pname, param in inspect.signature(fn.__init__).parameters.items():
+        key = ANALYZER_ALIASES.get(pname, pname)
+        if key in TABLE and key not in ("alpha", "beta") or pname in ("alpha", "beta"):
+            out.append((pname, key, param))
+    return out
+
+
+ANALYZERS = _analyzer_callables()
+
+
+def test_the_analyzer_walk_finds_the_classes():
+    names = {name for name, _ in ANALYZERS}
+    assert {"analyzer.LRPEpsilon", "analyzer.SmoothGrad", "analyzer.rules.GammaRule", "analyzer.BoundedDeepTaylor"} <= names
+    assert sum(len(_analyzer_parameters(f)) for _, f in ANALYZERS) > 25
+
+
+@pytest.mark.parametrize("name,fn", ANALYZERS, ids=[n for n, _ in ANALYZERS])
+def test_analyzer_defaults_are_the_tables_or_innvestigates(name, fn):
+    from signxai_tf.analyzer import rules as tf_rules
+
+    for pname, key, param in _analyzer_parameters(fn):
+        default = param.default
+        if default is inspect.Parameter.empty or default is None:
+            continue  # required, or "not given" (AlphaBeta infers the missing one; BoundedDeepTaylor needs both)
+        if name.startswith("analyzer.rules.AlphaBetaX") and pname in ("alpha", "beta"):
+            assert default == (tf_rules.INNVESTIGATE_ALPHA_X if pname == "alpha" else tf_rules.INNVESTIGATE_BETA_X) == (0.5, 0.5)
+            continue
+        if key == "epsilon" and "Sequential" in name:
+            preset = "sequential_composite_" + ("a" if "CompositeA" in name or "PresetA" in name else "b")
+            assert default == preset_default(preset, "epsilon"), (name, pname)
+            continue
+        allowed = ({TABLE[key]["default"]} if "default" in TABLE[key] else set()) | INNVESTIGATE_DEFAULTS.get(key, set())
+        assert default in allowed, (name, pname, default, allowed)
+
+
+def _tiny_keras_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+
+
+ANALYZER_CASES = [
+    (name, fn, pname, key, bad)
+    for name, fn in ANALYZERS
+    for pname, key, _ in _analyzer_parameters(fn)
+    if key not in ("baseline", "low", "high", "alpha", "beta") and not name.startswith("analyzer.rules.AlphaBetaX")
+    for bad in _bad_values(key)
+]
+
+
+@pytest.mark.parametrize("name,fn,pname,key,bad", ANALYZER_CASES, ids=[f"{c[0]}-{c[2]}={c[4]!r}" for c in ANALYZER_CASES])
+def test_analyzer_out_of_range_values_are_refused_with_the_tables_words(name, fn, pname, key, bad):
+    with pytest.raises(MethodParameterError, match=key):
+        required = {"alpha": 1.0} if "AlphaBeta" in name and pname == "alpha_beta_bias" else {}
+        if name.startswith("analyzer.rules."):
+            fn(**required, **{pname: bad})
+        else:
+            fn(_tiny_keras_model(), **required, **{pname: bad})

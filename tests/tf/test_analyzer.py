@@ -515,6 +515,74 @@ def test_per_layer_rules_against_a_hand_chain(make, rules):
     _close(analyzer.analyze(x), _chain(model, x, rules), 1e-5)
 
 
+AB10 = ("alpha_beta", {"alpha": 1.0, "beta": 0.0})
+
+
+@pytest.mark.filterwarnings("ignore:.*changes nothing")
+@pytest.mark.parametrize(
+    "method, kwargs, layer_map, rules",
+    [
+        # signxai's example: AlphaBeta(1, 0) on convolutions, Epsilon(0.01) on Dense layers
+        ("lrp.epsilon", {"epsilon": 0.1}, {"conv2d": {"alpha": 1, "beta": 0}, "dense": {"epsilon": 0.01}},
+         [AB10, ("epsilon", {"epsilon": 0.01}), ("epsilon", {"epsilon": 0.01})]),
+        # only the kinds named change; the method's rule stays on the others
+        ("lrp.epsilon", {"epsilon": 0.1}, {"Conv2D": {"rule": "Flat"}}, [FLAT, EPS, EPS]),
+        # "conv" names every convolution; a class name wins over it
+        ("lrp.z", {}, {"conv": {"alpha": 1}, "dense": {}}, [AB10, Z, Z]),
+        ("lrp.z", {}, {"conv": {"rule": "Flat"}, "conv_2d": {"alpha": 1}}, [AB10, Z, Z]),
+        # the kernel layer fed by the input keeps input_layer_rule
+        ("lrp.z", {"input_layer_rule": "WSquare"}, {"conv2d": {"alpha": 1}, "dense": {"epsilon": 0.1}}, [WSQ, EPS, EPS]),
+        ("lrp.z", {}, {"dense": {"epsilon": 0.5, "bias": False}}, [Z] + [("epsilon", {"epsilon": 0.5, "bias": False})] * 2),
+        ("lrp.alpha_1_beta_0", {}, {"dense": R.EpsilonRule(0.1)}, [AB10, EPS, EPS]),
+    ],
+    ids=["signxai-example", "one-kind", "conv-group", "class-over-group", "input-rule", "ignore-bias", "rule-instance"],
+)
+def test_layer_map_against_a_hand_chain(method, kwargs, layer_map, rules):
+    """calculate_explanation_innvestigate(layer_map=...): the rule of each kernel layer by its kind."""
+    from signxai_tf.compat import calculate_explanation_innvestigate
+
+    model = cnn()
+    x = _x((6, 6, 2), n=2)
+    got = calculate_explanation_innvestigate(model, x, method, layer_map=layer_map, **kwargs)
+    _close(got, _chain(model, x, rules), 1e-5)
+    one = calculate_explanation_innvestigate(model, x[0], method, neuron_selection=2, layer_map=layer_map, **kwargs)
+    _close(one, _chain(model, x[:1], rules, targets=[2])[0], 1e-5)
+
+
+def test_layer_map_errors():
+    from signxai_tf.compat import calculate_explanation_innvestigate as explain_innvestigate
+
+    model, x = cnn(), _x((6, 6, 2), n=1)
+    with pytest.raises(MethodParameterError, match="not a Keras layer kind"):
+        explain_innvestigate(model, x, "lrp.z", layer_map={"conv9d": {}})
+    with pytest.raises(MethodParameterError, match="select no single rule"):
+        explain_innvestigate(model, x, "lrp.z", layer_map={"dense": {"epsilon": 0.1, "alpha": 2}})
+    with pytest.raises(MethodParameterError, match="LRP rules, but the analyzer is Gradient"):
+        explain_innvestigate(model, x, "gradient", layer_map={"dense": {}})
+    with pytest.raises(MethodParameterError, match="epsilon"):
+        explain_innvestigate(model, x, "lrp.z", layer_map={"dense": {"epsilon": -1.0}})
+    with pytest.warns(UserWarning, match="conv1d.*changes nothing"):
+        explain_innvestigate(model, x, "lrp.z", layer_map={"conv1d": {}})
+    with pytest.raises(MethodParameterError, match="neuron_selection_mode"):
+        explain_innvestigate(model, x, "lrp.z", neuron_selection_mode="all")
+
+
+def test_calculate_explanation_innvestigate_is_the_analyzer():
+    """The original's call: create_analyzer(method, model, **kw).analyze(x, neuron_selection), one sample or a batch."""
+    from signxai_tf.compat import calculate_explanation_innvestigate as explain_innvestigate
+
+    model, x = cnn(), _x((6, 6, 2), n=2)
+    _close(explain_innvestigate(model, x, "lrp.stdxepsilon", stdfactor=0.3), A.LRPStdxEpsilon(model, stdfactor=0.3).analyze(x), 1e-6)
+    _close(explain_innvestigate(model, x[1], "lrp.epsilon"), A.LRPEpsilon(model).analyze(x[1:])[0], 1e-6)
+    _close(explain_innvestigate(model, x, "lrp.z", neuron_selection=1),
+           A.LRPZ(model, neuron_selection_mode="index").analyze(x, 1), 1e-6)
+    _close(explain_innvestigate(model, x, "lrp.z", neuron_selection="all"), _chain(model, x, [Z] * 3, all_outputs=True), 1e-5)
+    _close(explain_innvestigate(model, x, "input_t_gradient", neuron_selection="all"),
+           A.InputTimesGradient(model, neuron_selection_mode="all").analyze(x), 1e-6)
+    with pytest.raises(ValueError, match="batchmode=True needs a batch"):
+        explain_innvestigate(model, x[0], "lrp.z", batchmode=True)
+
+
 def test_separable_conv_and_nested_model():
     """A SeparableConv is one kernel layer (both parts get its rule, the input rule only its depthwise part);
     kernel layers of a nested model are counted in graph order."""

@@ -47,6 +47,9 @@ RULE_CASES = [
     ("alpha_beta_x", {"alpha_x": (1.0, 1.0), "beta_x": (0.0, 0.0), "bias": True}),
     ("alpha_beta_x", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0), "bias": True}),
     ("alpha_beta_x", {"alpha_x": (2.0, 0.5), "beta_x": (1.0, 0.7), "bias": False}),
+    ("gamma", {"gamma": 0.5, "bias": False}),
+    ("sign", {"bias": False}),
+    ("sign_mu", {"mu": 0.25, "bias": False}),
 ]
 
 

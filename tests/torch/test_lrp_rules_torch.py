@@ -64,6 +64,9 @@ RULES = [
     ("alpha_beta_x", {"alpha_x": (1.0, 1.0), "beta_x": (0.0, 0.0)}, AlphaBetaX((1, 1), (0, 0))),
     ("alpha_beta_x", {"alpha_x": (2.0, 0.0), "beta_x": (1.0, 0.0)}, AlphaBetaX((2, 0), (1, 0))),
     ("alpha_beta_x", {"alpha_x": (2.0, 0.5), "beta_x": (1.0, 0.7), "bias": False}, AlphaBetaX((2, 0.5), (1, 0.7), bias=False)),
+    ("gamma", {"gamma": 0.5, "bias": False}, Gamma(0.5, bias=False)),
+    ("sign", {"bias": False}, Sign(bias=False)),
+    ("sign_mu", {"mu": 0.25, "bias": False}, SignMu(0.25, bias=False)),
 ]
 
 
