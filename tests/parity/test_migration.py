@@ -676,3 +676,60 @@ def test_old_and_new_spelling_together_raise(method, params, match):
 def test_tf_explain_refuses_old_and_new_together(km):
     with pytest.raises(MethodParameterError, match="noise_scale.*noise"):
         signxai_tf.explain(km, nhwc(), "smoothgrad", noise_scale=0.1, noise=0.1)
+
+
+# == whole scripts, run with only their import lines changed =====================================
+INNVESTIGATE_SCRIPT = """
+{imports}
+model = innvestigate.model_wo_softmax(model)
+analyzer = innvestigate.create_analyzer("lrp.epsilon", model, epsilon=0.1)
+a_eps = analyzer.analyze(x)
+analyzer = innvestigate.create_analyzer("lrp.alpha_1_beta_0", model, neuron_selection_mode="index")
+a_ab = analyzer.analyze(x, neuron_selection=3)
+a_seq = innvestigate.create_analyzer("lrp.sequential_preset_a", model, epsilon=0.05).analyze(x)
+"""
+
+SIGNXAI_TF_SCRIPT = """
+{imports}
+model.layers[-1].activation = None  # signxai's README: remove the softmax
+R1 = calculate_relevancemap("lrpz_epsilon_0_1_std_x", x[0], model)
+R2 = calculate_relevancemap("lrpsign_epsilon_0_1_std_x", x[0], model, neuron_selection=2)
+R3 = calculate_explanation_innvestigate(model, x[0], method="lrp.stdxepsilon", stdfactor=0.1, input_layer_rule="Z")
+H = normalize_heatmap(R1.sum(axis=-1))
+"""
+
+SIGNXAI2_TORCH_SCRIPT = """
+{imports}
+model = NoSoftmaxWrapper(model)
+R1 = calculate_relevancemap(model, x[0], method="gradient_x_sign", target_class=1)
+R2 = LRPAnalyzer(model, rule_name="epsilon", epsilon=0.1).analyze(x)
+R3 = calculate_relevancemaps(model, [x[0], x[1]], method="gradients")
+"""
+
+
+def test_scripts_run_with_only_their_imports_changed(km):
+    x = nhwc()
+    space = {"model": km, "x": x}
+    exec(INNVESTIGATE_SCRIPT.format(imports="import signxai_tf.analyzer as innvestigate"), space)  # was: import innvestigate
+    close(space["a_eps"], signxai_tf.explain(km, x, "lrp_epsilon_0_1"))
+    close(space["a_ab"], signxai_tf.explain(km, x, "lrp_alpha_1_beta_0", target=3))
+    close(space["a_seq"], signxai_tf.explain(km, x, "lrp_sequential_composite_a", epsilon=0.05))
+
+    space = {"model": keras_cnn(), "x": x}  # a fresh copy: the script changes its last activation
+    exec(SIGNXAI_TF_SCRIPT.format(imports=(  # was: from signxai.methods.wrappers / signxai.utils.utils import ...
+        "from signxai_tf.compat import calculate_relevancemap, calculate_explanation_innvestigate, normalize_heatmap"
+    )), space)
+    close(space["R1"], signxai_tf.explain(km, x[:1], "lrpz_epsilon_0_1_std_x")[0])
+    close(space["R2"], signxai_tf.explain(km, x[:1], "lrpsign_epsilon_0_1_std_x", target=2)[0])
+    close(space["R3"], signxai_tf.explain(km, x[:1], "lrpz_epsilon_0_1_std_x")[0])
+    summed = space["R1"].sum(axis=-1)
+    close(space["H"], summed / np.abs(summed).max())
+
+    model, xc = torch_cnn(softmax=True), nchw()
+    space = {"model": model, "x": xc}
+    exec(SIGNXAI2_TORCH_SCRIPT.format(imports=(  # was: from signxai.torch_signxai import ... / from signxai.torch_signxai.methods ...
+        "from signxai_captum.compat import NoSoftmaxWrapper, calculate_relevancemap, calculate_relevancemaps, LRPAnalyzer"
+    )), space)
+    close(space["R1"], signxai_captum.explain(model, xc[:1], "gradient_x_sign", target=1)[0])
+    close(space["R2"], signxai_captum.explain(model, xc, "lrp_epsilon_0_1"))
+    close(space["R3"], signxai_captum.explain(model, xc, "gradient"))
