@@ -11,7 +11,7 @@ from ._triton_guard import guard_triton
 
 guard_triton()
 
-from ._explain import attribution_for, explain, supported_methods  # noqa: E402
+from ._explain import attribution_for, explain, explain_dataset, supported_methods  # noqa: E402
 from ._methods.base import SignXAIAttribution  # noqa: E402
 from ._methods.gradient import Gradient, GradientXInput, GradientXSign  # noqa: E402
 from ._methods.guided_backprop import GuidedBackprop, GuidedBackpropXInput, GuidedBackpropXSign  # noqa: E402
@@ -95,6 +95,7 @@ __all__ = [
     "calculate_relevancemaps",
     "calculate_sign_mu",
     "explain",
+    "explain_dataset",
     "normalize_heatmap",
     "remove_softmax",
     "sign",

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from shared_spec import MethodSpec, list_methods, parse, translate_legacy
+from shared_spec.datasets import explain_in_chunks
 from shared_spec.targets import is_all_outputs, sum_over_outputs
 
 from ._methods.dispatch import DISPATCH as _DISPATCH
@@ -171,3 +172,52 @@ def explain(
     if out.shape != tuple(inputs.shape):  # every method must return x's shape
         raise RuntimeError(f"internal error: {method_name} returned shape {out.shape} for input {tuple(inputs.shape)}")
     return out
+
+
+def explain_dataset(
+    model: nn.Module,
+    data: Any,
+    method_name: str,
+    target: Any = None,
+    *,
+    batch_size: int = 32,
+    out: Any = None,
+    progress: bool | None = None,
+    **params: Any,
+) -> np.ndarray:
+    """Explain a whole data set chunk by chunk, with memory bounded by the chunk (docs/datasets.md).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        As for :func:`explain`.
+    data : numpy.ndarray, numpy.memmap, torch.Tensor or iterable of batches
+        Samples along axis 0 (a memory map larger than memory is read one chunk at a time), or a
+        ``torch.utils.data.DataLoader`` / any iterable yielding batches or ``(x, y, ...)`` tuples.
+    method_name : str
+        As for :func:`explain`.
+    target : None, int, sequence of int or "labels"
+        As for :func:`explain`, for the whole data set (a sequence has one class per sample);
+        ``"labels"``: the ``y`` of each ``(x, y)`` batch.
+    batch_size : int, default 32
+        Chunk size for arrays and tensors (a DataLoader's batches are taken as they come).
+    out : str or os.PathLike, optional
+        Write the maps into this ``.npy`` file as they are computed and return it opened as a
+        read-only memory map; None: return them in memory.
+    progress : bool or None
+        None: a tqdm progress bar (on stderr) appears when the run takes longer than 2 s;
+        True / False: always / never.
+    **params
+        As for :func:`explain`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.memmap
+        The maps of every sample in order: the same as one :func:`explain` call on all samples.
+    """
+    method_name, params, target = translate_legacy(method_name, params, target)
+    spec = parse(method_name, **params)
+    return explain_in_chunks(
+        lambda x, t, extra: explain(model, x, method_name, t, **{**params, **extra}),
+        data, spec, target, batch_size=batch_size, out=out, progress=progress,
+    )

@@ -5,7 +5,10 @@ TensorFlow is loaded, loading triton's native library (``import triton``, which 
 does, e.g. through ``import torchvision``) kills the process with a segmentation fault. The other
 order works. When TensorFlow is already loaded and triton is not, this module makes ``import
 triton`` raise ImportError instead, which torch handles (triton is only needed by
-``torch.compile`` on GPUs, where it would crash anyway in this process).
+``torch.compile`` on GPUs, where it would crash anyway in this process). It runs when
+signxai_captum is imported and again at every ``attribute`` call, since TensorFlow may be
+imported after signxai_captum and torch.fx (the LRP engine's view of functional operations)
+loads triton lazily.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ analyzers: :mod:`signxai_tf.analyzer` (``create_analyzer("lrp.epsilon", model)``
 
 from shared_spec import MethodNameError, MethodParameterError, SignXAIError, UnsupportedLayerError
 
-from ._explain import explain, supported_methods
+from ._explain import explain, explain_dataset, supported_methods
 from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_sign_mu, normalize_heatmap
 from ._multipliers import sign, sign_mu
 from ._softmax import remove_softmax
@@ -25,6 +25,7 @@ __all__ = [
     "calculate_sign_mu",
     "create_analyzer",
     "explain",
+    "explain_dataset",
     "normalize_heatmap",
     "remove_softmax",
     "sign",

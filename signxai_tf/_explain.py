@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from shared_spec import list_methods, parse, translate_legacy
+from shared_spec.datasets import explain_in_chunks
 from shared_spec.targets import is_all_outputs, sum_over_outputs
 
 from ._batch import as_batch
@@ -93,3 +94,60 @@ def explain(
     if result.shape != tuple(inputs.shape):
         raise RuntimeError(f"internal error: {spec.name} returned shape {result.shape} for input {tuple(inputs.shape)}")
     return result
+
+
+def explain_dataset(
+    model: keras.Model,
+    data: Any,
+    method_name: str,
+    target: Any = None,
+    *,
+    batch_size: int = 32,
+    out: Any = None,
+    progress: bool | None = None,
+    **params: Any,
+) -> np.ndarray:
+    """Explain a whole data set chunk by chunk, with memory bounded by the chunk (docs/datasets.md).
+
+    Parameters
+    ----------
+    model : keras.Model
+        As for :func:`explain`.
+    data : numpy.ndarray, numpy.memmap, tf.Tensor, tf.data.Dataset or iterable of batches
+        Samples along axis 0 (a memory map larger than memory is read one chunk at a time), a
+        ``tf.data.Dataset`` (batched; one that yields single samples is batched by
+        ``batch_size``), or any iterable yielding batches or ``(x, y, ...)`` tuples.
+    method_name : str
+        As for :func:`explain`.
+    target : None, int, sequence of int or "labels"
+        As for :func:`explain`, for the whole data set (a sequence has one class per sample);
+        ``"labels"``: the ``y`` of each ``(x, y)`` batch.
+    batch_size : int, default 32
+        Chunk size for arrays, tensors and unbatched datasets.
+    out : str or os.PathLike, optional
+        Write the maps into this ``.npy`` file as they are computed and return it opened as a
+        read-only memory map; None: return them in memory.
+    progress : bool or None
+        None: a tqdm progress bar (on stderr) appears when the run takes longer than 2 s;
+        True / False: always / never.
+    **params
+        As for :func:`explain`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.memmap
+        The maps of every sample in order: the same as one :func:`explain` call on all samples.
+    """
+    import tensorflow as tf
+
+    method_name, params, target = translate_legacy(method_name, params, target)
+    spec = parse(method_name, **params)
+    if isinstance(data, tf.data.Dataset):
+        first = data.element_spec[0] if isinstance(data.element_spec, tuple) else data.element_spec
+        rank = len(model.inputs[0].shape) if getattr(model, "inputs", None) else None
+        if rank is not None and first.shape.rank == rank - 1:
+            data = data.batch(int(batch_size))
+    return explain_in_chunks(
+        lambda x, t, extra: explain(model, x, method_name, t, **{**params, **extra}),
+        data, spec, target, batch_size=batch_size, out=out, progress=progress,
+    )

@@ -21,6 +21,7 @@ from shared_spec import check_finite as shared_check_finite
 from shared_spec import resolve_targets
 
 from .._modelstate import evaluation_mode, exclusive
+from .._triton_guard import guard_triton
 from .._softmax import looks_like_probabilities, remove_softmax
 
 __all__ = ["SignXAIAttribution", "TensorOrTuple", "check_finite"]
@@ -80,6 +81,7 @@ class SignXAIAttribution(GradientAttribution):
         torch.Tensor or tuple of torch.Tensor
             Attributions with exactly the shapes of ``inputs``, in the same structure.
         """
+        guard_triton()  # TensorFlow may have been imported since signxai_captum was (torch.fx can load triton)
         is_tuple = isinstance(inputs, tuple)
         inputs_tuple = self._check_inputs(inputs if is_tuple else (inputs,))
         with self._explaining():
