@@ -144,3 +144,47 @@ def test_sign_helpers():
 def test_importing_signxai_tf_does_not_import_torch():
     code = "import sys, signxai_tf; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _tape_gradient(model, x, targets):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        selected = tf.gather(model(xt), targets, axis=1, batch_dims=1)
+    return tape.gradient(selected, xt).numpy()
+
+
+def test_the_compiled_gradient_is_traced_once_per_model():
+    """One tf.function per model: a new batch size, a new target or the argmax do not retrace."""
+    from signxai_tf._methods.gradient import _COMPILED
+
+    model = mlp()
+    rng = np.random.default_rng(3)
+    for n, target in [(3, None), (5, 2), (1, [1]), (7, None), (2, [0, 3])]:
+        x = rng.normal(size=(n, 6)).astype(np.float32)
+        targets = np.argmax(model(x).numpy(), 1) if target is None else np.broadcast_to(target, (n,))
+        np.testing.assert_allclose(explain(model, x, "gradient", target=target), _tape_gradient(model, x, targets), rtol=1e-5, atol=1e-7)
+    assert _COMPILED[model].experimental_get_tracing_count() == 1
+
+
+class _PythonBranching(keras.layers.Layer):
+    """A layer that branches in Python on a tensor value: tf.function cannot trace it."""
+
+    def call(self, x):
+        if float(tf.reduce_sum(x)) > 1e9:  # needs a concrete value
+            return x * 2.0
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def test_a_model_that_cannot_be_traced_gets_the_eager_gradient():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(3)(_PythonBranching()(keras.layers.Dense(4)(inp))))
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    np.testing.assert_allclose(explain(model, x, "gradient", target=1), _tape_gradient(model, x, np.array([1, 1])), rtol=1e-6)
+    from signxai_tf._methods.gradient import _COMPILED
+
+    assert _COMPILED[model] is None  # the tracing failed and the eager pass was used
