@@ -14,6 +14,7 @@ from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_s
 from ._multipliers import sign, sign_mu
 from ._softmax import remove_softmax
 from .analyzer import create_analyzer
+from . import visualization
 
 __all__ = [
     "MethodNameError",
