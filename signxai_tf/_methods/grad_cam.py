@@ -9,6 +9,7 @@ aligned end points, as ``np.interp``), and broadcast over the input channels.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,9 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import model_constants
+from shared_spec import model_constants, resolve_targets
 
 from .._batch import select_logits
+from .._softmax import looks_like_probabilities
+from .._tracing import quiet_retracing
 from ..lrp._graph import Call, calls
 
 __all__ = ["grad_cam", "grad_cam_timeseries", "grad_cam_layer", "feature_map_and_gradient", "resize_cam"]
@@ -160,24 +163,64 @@ def grad_cam_layer(
     return chosen
 
 
+#: one compiled pass per (model, layer): weakly keyed by the model, then by the layer's name
+_COMPILED: "weakref.WeakKeyDictionary[keras.Model, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def _compiled_pass(model: keras.Model, layer: keras.layers.Layer) -> Any:
+    """``(x, targets, use_argmax) -> (A, dF_c/dA, chosen targets, logits)``, compiled once per (model, layer).
+
+    The model cut at the layer's output is built once; the batch axis is open and the target is
+    an input, so new batches and targets do not retrace.
+    """
+    per_model = _COMPILED.setdefault(model, {})
+    if layer.name in per_model:
+        return per_model[layer.name]
+    try:
+        features = keras.Model(model.inputs[0], [_own_output(model, layer, "grad_cam"), model.outputs[0]])
+    except ValueError as error:
+        raise ValueError(f"cannot read the output of layer {layer.name!r} from model {model.name!r}: {error}") from None
+    spec = model.inputs[0]
+    x_spec = tf.TensorSpec([None, *spec.shape[1:]], spec.dtype or tf.float32)
+
+    @tf.function(input_signature=[x_spec, tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.bool)])
+    def run(x: tf.Tensor, targets: tf.Tensor, use_argmax: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        # the variables are watched so that the ops from the layer's output to the logits are
+        # recorded (the output itself is only known after the forward pass)
+        with tf.GradientTape() as tape:
+            activations, logits = features(x, training=False)
+            tape.watch(activations)
+            chosen = tf.cond(use_argmax, lambda: tf.argmax(logits, axis=1, output_type=tf.int64), lambda: targets)
+            selected = tf.gather(logits, chosen, axis=1, batch_dims=1)
+        return activations, tape.gradient(selected, activations), chosen, logits
+
+    per_model[layer.name] = run
+    return run
+
+
 def feature_map_and_gradient(
     model: keras.Model, x: tf.Tensor, target: Any, layer: keras.layers.Layer
 ) -> tuple[tf.Tensor, tf.Tensor, np.ndarray]:
     """The layer's output ``A`` and ``d f_c / d A`` for each sample's class, in one forward-backward pass.
 
+    The pass is compiled once per (model, layer) (:func:`_compiled_pass`); the gradient is taken
+    only down to the layer.
+
     Returns
     -------
     (activations, gradients, targets)
     """
-    try:
-        features = keras.Model(model.inputs[0], [_own_output(model, layer, "grad_cam"), model.outputs[0]])
-    except ValueError as error:
-        raise ValueError(f"cannot read the output of layer {layer.name!r} from model {model.name!r}: {error}") from None
-    with tf.GradientTape() as tape:
-        activations, logits = features(x, training=False)
-        tape.watch(activations)
-        selected, targets = select_logits(logits, target)
-    return activations, tape.gradient(selected, activations), targets
+    run = _compiled_pass(model, layer)
+    n, classes = int(x.shape[0]), int(model.outputs[0].shape[-1])
+    if target is None:
+        targets, use_argmax = np.zeros(n, np.int64), True
+    else:
+        targets, use_argmax = resolve_targets(target, np.zeros((n, classes), np.float32)), False
+    with quiet_retracing():
+        activations, grads, chosen, logits = run(x, tf.constant(targets), tf.constant(use_argmax))
+    if looks_like_probabilities(logits.numpy()):
+        select_logits(logits, chosen.numpy())  # the one warning about probability outputs, with its wording
+    return activations, grads, chosen.numpy()
 
 
 def resize_cam(cam: tf.Tensor, size: Sequence[int]) -> tf.Tensor:
