@@ -37,7 +37,10 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
     training = [(m, m.training) for m in model.modules()]
     requires_grad = [(p, p.requires_grad) for p in model.parameters()]
     try:
-        model.eval()
+        try:
+            model.eval()
+        except NotImplementedError:  # a torch.export graph: its train/eval behaviour was fixed at export
+            pass
         yield model
     finally:
         for module, flag in training:

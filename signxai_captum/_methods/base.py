@@ -49,10 +49,20 @@ class SignXAIAttribution(GradientAttribution):
     """
 
     allow_nonfinite: bool = False
+    #: what the method needs from the model's modules (hooks on its layers, nn.ReLU modules), or
+    #: None for methods that need only the forward function and autograd (the gradient family)
+    needs_layers: str | None = None
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if self.needs_layers is not None and _is_compiled_graph(model):
+            raise TypeError(
+                f"{type(self).__name__} {self.needs_layers}, but the model is a {type(model).__name__} (TorchScript or "
+                "torch.export), whose layers are not modules that can be hooked: explain the original nn.Module, or use "
+                "the gradient family (gradient, integrated_gradients, smoothgrad, vargrad and their _x_input / _x_sign "
+                "variants), which needs only the forward function"
+            )
         self.model = model
         self._warned_probabilities = False
         super().__init__(remove_softmax(model))
@@ -188,6 +198,20 @@ class SignXAIAttribution(GradientAttribution):
             for x, name in zip(inputs, names):
                 check_finite(x, name, "or set allow_nonfinite = True on the attribution to explain them anyway")
         return tuple(inputs)
+
+
+def _is_compiled_graph(model: nn.Module) -> bool:
+    """Whether ``model`` is a TorchScript module or a torch.export / FX graph module (no hookable layers)."""
+    if isinstance(model, torch.jit.ScriptModule):
+        return True
+    fx = getattr(torch, "fx", None)
+    graph_module = getattr(fx, "GraphModule", None) if fx is not None else None
+    if graph_module is None or not isinstance(model, graph_module):
+        return False
+    # torch.export's module(): the layers became graph nodes, the children only hold parameters
+    return not any(
+        type(m) is not nn.Module and type(m).__module__.startswith("torch.nn.modules") for m in model.modules() if m is not model
+    )
 
 
 def check_finite(x: torch.Tensor, name: str, opt_in: str, before: torch.Tensor | None = None) -> None:

@@ -310,6 +310,8 @@ class GradCAM(SignXAIAttribution):
     >>> cam = GradCAM(vgg16).attribute(x, target=243)        # layer features.28 + its ReLU
     """
 
+    needs_layers = "reads the output of one of the model's layers through a hook"
+
     def __init__(self, model: nn.Module, layer: LayerLike = None, through_activation: bool = True) -> None:
         super().__init__(model)
         self.layer = None if layer is None else _module_path(self.forward_func, layer)
@@ -496,6 +498,8 @@ class GuidedGradCAM(SignXAIAttribution):
     through_activation : bool, default True
         As for :class:`GradCAM`.
     """
+
+    needs_layers = "reads a layer's output and changes the backward pass of the model's nn.ReLU modules"
 
     def __init__(self, model: nn.Module, layer: LayerLike = None, through_activation: bool = True) -> None:
         super().__init__(model)

@@ -79,6 +79,8 @@ class LRP(SignXAIAttribution):
     described in :mod:`signxai_captum.lrp.composites` and :mod:`signxai_captum.lrp._engine`.
     """
 
+    needs_layers = "applies its rules through hooks on the model's layers"
+
     def __init__(
         self,
         model: nn.Module,

@@ -157,6 +157,7 @@ class ModifiedReLUAttribution(SignXAIAttribution):
     _method = "guided_backprop"
     _multiplier: str | None = None
     mu = 0.0
+    needs_layers = "changes the backward pass of the model's nn.ReLU modules"
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__(model)

@@ -178,3 +178,42 @@ def test_importing_torchvision_after_tensorflow_does_not_crash():
     code = "import tensorflow, signxai_captum, torchvision, torch._dynamo; print('alive')"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and "alive" in result.stdout, result.stderr[-2000:]
+
+
+# -- TorchScript and torch.export models -------------------------------------------------------
+def _scripted_models():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(72, 3)
+    ).eval()
+    example = torch.ones(2, 3, 8, 8)
+    exported = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
+    return model, {"script": torch.jit.script(model), "trace": torch.jit.trace(model, example), "export": exported}
+
+
+@pytest.mark.parametrize("kind", ["script", "trace", "export"])
+def test_compiled_models_get_the_gradient_family_and_a_clear_refusal_otherwise(kind):
+    """The gradient family needs only the forward function: the same maps as the nn.Module. Methods
+    that hook layers or ReLU modules refuse a TorchScript / exported graph (guided backprop used to give
+    the plain gradient with only a warning)."""
+    from signxai_captum import explain
+
+    model, compiled = _scripted_models()
+    graph = compiled[kind]
+    x = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    for name in ("gradient", "gradient_x_sign", "integrated_gradients"):
+        np.testing.assert_allclose(explain(graph, x, name), explain(model, x, name), rtol=1e-5, atol=1e-7)
+    for name in ("guided_backprop", "deconvnet_x_sign", "grad_cam", "guided_grad_cam", "lrp_epsilon_0_1", "deep_taylor"):
+        with pytest.raises(TypeError, match="TorchScript or torch.export.*gradient family"):
+            explain(graph, x, name)
+    assert model.training is False
+
+
+def test_fx_traced_models_keep_their_layers():
+    from signxai_captum import explain
+
+    model, _ = _scripted_models()
+    traced = torch.fx.symbolic_trace(model)
+    x = np.random.default_rng(1).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    for name in ("guided_backprop", "lrp_epsilon_0_1"):
+        np.testing.assert_allclose(explain(traced, x, name), explain(model, x, name), rtol=1e-6, atol=1e-8)
