@@ -326,7 +326,7 @@ def test_cli_main_calls_run_demo(monkeypatch, capsys, tmp_path):
         return tmp_path / "out.png"
 
     monkeypatch.setattr(demo, "run_demo", fake_run_demo)
-    assert main(["demo", "--samples", "2", "--framework", "torch", "-q"]) == 0
+    assert main(["demo", "--dataset", "digits", "--samples", "2", "--framework", "torch", "-q"]) == 0
     assert calls == dict(out_path="signxai-demo.png", n_samples=2, frameworks=("torch",),
                          methods=None)
     assert capsys.readouterr().out.strip() == f"Wrote heatmaps to {tmp_path / 'out.png'}"
@@ -335,7 +335,7 @@ def test_cli_main_calls_run_demo(monkeypatch, capsys, tmp_path):
         raise RuntimeError("no framework")
 
     monkeypatch.setattr(demo, "run_demo", failing_run_demo)
-    assert main(["demo", "-q"]) == 1
+    assert main(["demo", "--dataset", "digits", "-q"]) == 1
     assert "no framework" in capsys.readouterr().err
 
 
@@ -345,7 +345,7 @@ def test_cli_shows_the_tools_and_both_packages_logs(monkeypatch, tmp_path, quiet
     saved = {name: logging.getLogger(name).level for name in names}
     monkeypatch.setattr(demo, "run_demo", lambda **kwargs: tmp_path / "out.png")
     try:
-        assert main(["demo", *(["-q"] if quiet else [])]) == 0
+        assert main(["demo", "--dataset", "digits", *(["-q"] if quiet else [])]) == 0
         assert [logging.getLogger(name).level for name in names] == [level] * 3
         # the demo's own logger is below signxai_tools, so its records follow that level
         assert logging.getLogger(demo.__name__).getEffectiveLevel() == level
@@ -425,7 +425,7 @@ def test_run_demo_refuses_unknown_extension_before_computing(tmp_path, monkeypat
 @pytest.mark.usefixtures("stand_in_explain")
 def test_cli_out_directory_and_bad_extension(tmp_path, capsys):
     pytest.importorskip("torch")
-    argv = ["demo", "--samples", "1", "--framework", "torch", "--methods", "gradient", "-q"]
+    argv = ["demo", "--dataset", "digits", "--samples", "1", "--framework", "torch", "--methods", "gradient", "-q"]
     assert main(argv + ["--out", str(tmp_path)]) == 0
     written = tmp_path / demo.DEFAULT_FILE_NAME
     assert capsys.readouterr().out.strip() == f"Wrote heatmaps to {written}"
