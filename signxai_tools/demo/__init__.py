@@ -567,7 +567,7 @@ def run_demo(
         )
 
     _plot_grid(path, figure_format, x, y, results, columns)
-    logger.info("Wrote %s", path)
+    logger.debug("Wrote %s", path)
     return path
 
 

@@ -783,5 +783,5 @@ def run_ecg_demo(
             },
         )
         paths.append(path)
-        logger.info("Wrote %s", path)
+        logger.debug("Wrote %s", path)
     return paths

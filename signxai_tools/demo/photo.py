@@ -677,7 +677,7 @@ def run_photo_demo(
         import matplotlib.pyplot as plt
 
         plt.close(figure)
-    logger.info("Wrote %s", path)
+    logger.debug("Wrote %s", path)
     return [path]
 
 

