@@ -95,7 +95,6 @@ SPLIT_SEED = 0
 # Figure layout: every panel is a square of _PANEL_INCHES at _DPI.
 _PANEL_INCHES = 1.5
 _DPI = 100
-_HEATMAP_CMAP = "bwr"
 _STOCHASTIC = ("smoothgrad", "vargrad")
 
 
@@ -579,46 +578,40 @@ def _plot_grid(
     results: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]],
     columns: Sequence[str],
 ) -> pathlib.Path:
-    """Draw the inputs and heatmaps into one figure file at ``path`` (Agg canvas, no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Draw the inputs and heatmaps into one figure file at ``path`` with :func:`shared_spec.drawing.method_grid`.
 
-    n_rows = len(results) * len(y)
-    n_cols = 1 + len(columns)
-    fig = Figure(
-        figsize=(n_cols * _PANEL_INCHES, n_rows * _PANEL_INCHES),
-        dpi=_DPI,
-        layout="constrained",
-    )
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    row = 0
+    Rows: (framework, digit), titled with the true and predicted label; every panel scaled to its
+    own max |R| (written under it, and said at the bottom); an all-zero map (Grad-CAM of a digit
+    whose class evidence is negative at the chosen layer) is drawn white with the note "all
+    relevance 0"; a method one framework does not implement is left blank ("no finite relevance").
+    """
+    import matplotlib.pyplot as plt
+
+    from shared_spec.drawing import method_grid
+
+    images, titles = [], []
+    maps: dict[str, list[np.ndarray]] = {m: [] for m in columns}
     for framework, (predictions, heatmaps) in results.items():
         for k in range(len(y)):
-            ax = axes[row, 0]
-            ax.imshow(x[k, :, :, 0], cmap="gray", vmin=-1.0, vmax=1.0, interpolation="nearest")
-            ax.set_title(f"true {y[k]} / pred {predictions[k]}", fontsize=8)
-            ax.set_ylabel(framework, fontsize=9)
-            for col, method in enumerate(columns, start=1):
-                ax = axes[row, col]
-                if method in heatmaps:
-                    heatmap = heatmaps[method][k]
-                    bound = float(np.max(np.abs(heatmap))) if np.all(np.isfinite(heatmap)) else 0.0
-                    bound = bound if bound > 0.0 else 1.0
-                    ax.imshow(
-                        heatmap, cmap=_HEATMAP_CMAP, vmin=-bound, vmax=bound,
-                        interpolation="nearest",
-                    )
-                else:
-                    ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=9,
-                            transform=ax.transAxes)
-                if row == 0:
-                    ax.set_title(_wrap_title(method), fontsize=7)
-            for ax in axes[row]:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            row += 1
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format=figure_format, dpi=_DPI)
+            images.append(x[k, :, :, 0])
+            titles.append(f"{framework}\ntrue {y[k]} / pred {predictions[k]}")
+            for method in columns:
+                maps[method].append(heatmaps[method][k] if method in heatmaps else np.full(x.shape[1:3], np.nan))
+    figure = method_grid(
+        images,
+        {m: np.stack(v) for m, v in maps.items()},
+        methods=list(columns),
+        row_titles=titles,
+        overlay=False,
+        panel_size=_PANEL_INCHES,
+        title="signxai demo: 8x8 digits, relevance of the predicted class (red for, blue against)",
+    )
+    for ax in figure.axes:
+        if ax.get_title() and ax.get_label() != "":
+            ax.set_title(_wrap_title(ax.get_title()), fontsize=7)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, format=figure_format, dpi=_DPI)
+    finally:
+        plt.close(figure)
     return path

@@ -22,6 +22,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PANEL_PX = round(demo._PANEL_INCHES * demo._DPI)
 
 
+def _grid_px(rows: int, columns: int) -> tuple[int, int]:
+    """(height, width) of a shared_spec.drawing.method_grid figure (per-panel scale) saved at the demo's dpi."""
+    return round((rows * demo._PANEL_INCHES + 0.9) * demo._DPI), columns * PANEL_PX
+
+
 def _png_size(path) -> tuple[int, int]:
     """(height, width) in pixels of a PNG, read from its IHDR chunk."""
     data = path.read_bytes()
@@ -209,7 +214,7 @@ def test_run_demo_grid_with_stand_ins(tmp_path, caplog):
         path = demo.run_demo(tmp_path / "sub" / "grid.png", n_samples=3, methods=methods)
     assert path.is_absolute() and path.exists()
     # 2 frameworks x 3 digits rows; input + gradient + smoothgrad (tf only) columns
-    assert _png_size(path) == (6 * PANEL_PX, 3 * PANEL_PX)
+    assert _png_size(path) == _grid_px(6, 3)
     assert "lrp_z" in caplog.text and "smoothgrad" in caplog.text
 
 
@@ -226,7 +231,7 @@ def test_run_demo_skips_missing_framework(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with caplog.at_level(logging.WARNING, logger="signxai_tools"):
         path = demo.run_demo(tmp_path / "torch.png", n_samples=2, methods=["gradient"])
-    assert _png_size(path) == (2 * PANEL_PX, 2 * PANEL_PX)
+    assert _png_size(path) == _grid_px(2, 2)
     assert "Skipping framework 'tf'" in caplog.text
     with pytest.raises(RuntimeError, match="frameworks"):
         demo.run_demo(tmp_path / "none.png", frameworks=("tf",), methods=["gradient"])
@@ -269,7 +274,7 @@ def test_run_demo_real(tmp_path):
     n_samples = 2
     path = demo.run_demo(tmp_path / "demo.png", n_samples=n_samples)
     height, width = _png_size(path)
-    assert height == 2 * n_samples * PANEL_PX
+    assert height == _grid_px(2 * n_samples, 1)[0]
     assert width % PANEL_PX == 0 and 2 <= width // PANEL_PX <= 1 + len(demo.DEMO_METHODS)
 
 
@@ -407,7 +412,7 @@ def test_run_demo_writes_into_a_directory(tmp_path):
     pytest.importorskip("torch")
     path = demo.run_demo(tmp_path, n_samples=1, frameworks=("torch",), methods=["gradient"])
     assert path == tmp_path / demo.DEFAULT_FILE_NAME
-    assert _png_size(path) == (PANEL_PX, 2 * PANEL_PX)
+    assert _png_size(path) == _grid_px(1, 2)
     path = demo.run_demo(f"{tmp_path / 'made'}{os.sep}", n_samples=1, frameworks=("torch",), methods=["gradient"])
     assert path == tmp_path / "made" / demo.DEFAULT_FILE_NAME and path.is_file()
 
