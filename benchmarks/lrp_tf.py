@@ -12,6 +12,12 @@ For each model, the plain gradient (``gradient``, a ``tf.function``-compiled Gra
 selected logit, so both sides are compiled) and the LRP methods are timed in one process: the
 first call (tracing included) and the median of ``--repeats`` calls after it. Ratios are to the
 gradient's steady-state time.
+
+After each model a tracing table follows (docs/performance.md): per method the tracing cost (first
+call minus steady state), the part of it spent building the plan (the layer graph and the rule per
+layer, before any tracing), then one call each with a new batch size (``--batch`` - 1, or 2 for
+``--batch 1``), new per-sample targets and ``target=None`` (argmax), which should all cost about the
+steady state, and the number of traces of the method's plan after all of them (1: nothing retraced).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from shared_spec import parse  # noqa: E402
-from signxai_tf.lrp import lrp  # noqa: E402
+from signxai_tf.lrp import lrp, lrp_plan  # noqa: E402
+from signxai_tf.lrp import _engine  # noqa: E402
 
 BUILDERS = {
     "vgg16": keras.applications.VGG16,
@@ -67,6 +74,12 @@ def _time(fn, repeats: int) -> tuple[float, float]:
     return first, statistics.median(times)
 
 
+def _once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=8)
@@ -85,10 +98,26 @@ def main() -> None:
         grad = _gradient_fn(model)
         first, base = _time(lambda: grad(x, targets).numpy(), args.repeats)
         print(f"{name:18s} {'gradient':28s} first {first:7.2f} s   steady {base:7.3f} s   ratio 1.00")
+        print(f"{name:18s} {'gradient':28s} tracing cost {first - base:7.2f} s")
+        new_n = args.batch - 1 if args.batch > 1 else 2
+        x_new = tf.constant(np.resize(x.numpy(), (new_n,) + tuple(x.shape[1:])))
+        new_targets = (targets.numpy() + 1) % 1000
+        tracing = []
         for method in METHODS:
             rules = parse(method).lrp_rules()
             first, steady = _time(lambda: lrp(model, x, targets.numpy(), rules).numpy(), args.repeats)
             print(f"{name:18s} {method:28s} first {first:7.2f} s   steady {steady:7.3f} s   ratio {steady / base:4.2f}")
+            build = _once(lambda: _engine._Plan(model, "lrp", rules, method))  # not cached: the plan-building part
+            new_batch = _once(lambda: lrp(model, x_new, new_targets[:new_n], rules).numpy())
+            new_target = _once(lambda: lrp(model, x, new_targets, rules).numpy())
+            argmax = _once(lambda: lrp(model, x, None, rules).numpy())
+            traces = lrp_plan(model, "lrp", rules, method).tracing_count()
+            tracing.append((method, first - steady, build, new_batch, new_target, argmax, steady, traces))
+        print(f"{name:18s} tracing: {'method':28s} {'first-steady':>12s} {'(plan build)':>12s} "
+              f"{f'batch {new_n}':>9s} {'new target':>10s} {'None':>7s} {'steady':>7s} traces")
+        for method, cost, build, new_batch, new_target, argmax, steady, traces in tracing:
+            print(f"{name:18s} tracing: {method:28s} {cost:10.2f} s {build:10.2f} s {new_batch:7.3f} s "
+                  f"{new_target:8.3f} s {argmax:5.3f} s {steady:5.3f} s {traces:6d}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ __all__ = ["remove_softmax", "output_layer"]
 
 # model -> its softmax-free view, so repeated explanations reuse one model (and its traced graphs)
 _LOGIT_MODELS: "weakref.WeakKeyDictionary[keras.Model, keras.Model]" = weakref.WeakKeyDictionary()
+# logit view -> (original variable, copy) of the output layer copied without its softmax: the copy
+# follows later ``set_weights`` / assignments on the original at every lookup
+_SYNCED: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()
 
 
 def _is_softmax(activation: object) -> bool:
@@ -58,8 +61,9 @@ def remove_softmax(model: keras.Model) -> keras.Model:
     If the output layer is a ``Softmax`` layer or ``Activation("softmax")``, the result is a
     functional model over the same layers ending at that layer's input. If the output layer is
     a Dense/Conv layer with ``activation="softmax"``, the result ends with a copy of that layer
-    with a linear activation and the same weights. The original model and its layers are not
-    modified; all other layers (and their weights) are shared.
+    with a linear activation and the same weights (copied again at every call, so the view follows
+    later ``set_weights`` on the model). The original model and its layers are not modified; all
+    other layers (and their weights) are shared.
 
     Parameters
     ----------
@@ -75,6 +79,8 @@ def remove_softmax(model: keras.Model) -> keras.Model:
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     cached = _LOGIT_MODELS.get(model)
     if cached is not None:
+        for original, copy in _SYNCED.get(cached, ()):
+            copy.assign(original)  # the weights may have changed since the view was made
         return cached
     logits = _logit_model(model)
     if logits is not model:  # a value that is its own key would never be freed
@@ -100,7 +106,9 @@ def _logit_model(model: keras.Model) -> keras.Model:
         clone = last.__class__.from_config(config)
         clone.build(last_input.shape)
         clone.set_weights([np.asarray(w) for w in last.get_weights()])
-        return keras.Model(inputs, clone(last_input), name=f"{model.name}_logits")
+        logits = keras.Model(inputs, clone(last_input), name=f"{model.name}_logits")
+        _SYNCED[logits] = tuple(zip(last.weights, clone.weights))
+        return logits
     return model
 
 

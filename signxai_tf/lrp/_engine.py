@@ -4,8 +4,12 @@ One engine serves LRP (docs/semantics.md §4: a relevance rule per layer, seeded
 and the modified ReLU gradients of guided backprop and deconvnet (docs/semantics.md §3: plain gradient except
 at ReLUs, unit seed). The forward replay keeps every layer's input and output; the backward walk
 visits the layers in reverse topological order and maps the signal at each layer's output to its
-inputs (summing where a tensor feeds several layers). The whole pass is one ``tf.function``,
-traced once per model, method and input shape and cached while the model lives.
+inputs (summing where a tensor feeds several layers). The whole pass is one ``tf.function``
+per plan (model instance and rule set), traced once per input dtype and per-sample shape with an
+open batch axis, the targets and the seed choices as tensor inputs: a new batch size, a new target
+(int, per-sample list or None) or new weights (``set_weights``: the trace reads the variables) do not
+retrace; a second model instance, even of the same architecture, has its own plan and traces once
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -207,7 +211,8 @@ class _Plan:
         self.gates: set[Hashable] = set()  # tensors produced by sigmoid-like activations (gates of products)
         self.relu6: set[Hashable] = set()  # tensors produced by ReLU6 (hard sigmoid written out: ReLU6(x+3)/6)
         self.producer: dict[Hashable, str] = {}  # tensor -> the layer that produced it, for error messages
-        self.compiled: Callable[..., tuple[tf.Tensor, tf.Tensor]] = tf.function(self.run, reduce_retracing=True)
+        #: one tf.function per (input dtype, per-sample shape), batch axis open (see :meth:`compiled`)
+        self._compiled: dict[tuple[str, tuple[int | None, ...]], Any] = {}
         # tensors that feed a ReLU layer directly (DeepTaylor: the kernel layer producing them uses ZPlus)
         self.relu_fed: set[Hashable] = {
             key for step in self.graph.steps if _is_relu_layer(step.layer) for key in step.inputs
@@ -445,8 +450,37 @@ class _Plan:
 
         return backward
 
-    def run(self, x: tf.Tensor, targets: tf.Tensor, use_argmax: bool, logit_seed: bool) -> tuple[tf.Tensor, tf.Tensor]:
-        """Forward replay and one backward walk; returns (map at the input, logits)."""
+    def compiled(self, x: tf.Tensor) -> Callable[..., tuple[tf.Tensor, tf.Tensor]]:
+        """The traced :meth:`run` for inputs of ``x``'s dtype and per-sample shape, any batch size.
+
+        Its signature is ``(x, targets, use_argmax, logit_seed)``, all tensors: ``x`` with an open
+        batch axis, ``targets`` int64 of shape (N,), the two flags scalar booleans. So neither a new
+        batch size nor new targets (nor switching between given targets and the argmax, or between
+        the logit and the unit seed) trace again; a new dtype or per-sample shape gets its own
+        function, traced once.
+        """
+        key = (x.dtype.name, tuple(x.shape[1:]))
+        fn = self._compiled.get(key)
+        if fn is None:
+            signature = (
+                tf.TensorSpec((None,) + key[1], x.dtype),
+                tf.TensorSpec((None,), tf.int64),
+                tf.TensorSpec((), tf.bool),
+                tf.TensorSpec((), tf.bool),
+            )
+            fn = self._compiled[key] = tf.function(self.run, input_signature=signature)
+        return fn
+
+    def tracing_count(self) -> int:
+        """How many times this plan's pass has been traced (over all its dtypes and sample shapes)."""
+        return sum(int(fn.experimental_get_tracing_count()) for fn in self._compiled.values())
+
+    def run(self, x: tf.Tensor, targets: tf.Tensor, use_argmax: tf.Tensor, logit_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Forward replay and one backward walk; returns (map at the input, logits).
+
+        ``use_argmax`` (scalar bool): take the argmax of the logits instead of ``targets``;
+        ``logit_seed`` (scalar bool): seed with the selected logit value instead of 1.
+        """
         graph = self.graph
         values: dict[Hashable, tf.Tensor] = {graph.input: x}
         records = []
@@ -457,11 +491,9 @@ class _Plan:
                 values[key] = value
             records.append((ins, outs, aux))
         logits = values[graph.output]
-        if use_argmax:
-            targets = tf.argmax(logits, axis=1)
+        targets = tf.where(use_argmax, tf.argmax(logits, axis=1, output_type=tf.int64), targets)
         seed = tf.one_hot(targets, tf.shape(logits)[1], dtype=logits.dtype)
-        if logit_seed:
-            seed = seed * logits
+        seed = tf.where(logit_seed, seed * logits, seed)
         if self.mode == "deep_taylor":  # DeepTaylor starts from max(f_c(x), 0)
             seed = tf.nn.relu(seed)
         relevance: dict[Hashable, tf.Tensor] = {graph.output: seed}
@@ -547,8 +579,9 @@ def _run(model: keras.Model, x: tf.Tensor, target: Any, plan: _Plan, logit_seed:
         targets = tf.zeros((n,), tf.int64)
     else:
         targets = tf.constant(resolve_targets(target, np.zeros((n, out_shape[1] or 1), np.float32)), tf.int64)
+    x = tf.convert_to_tensor(x)
     with quiet_retracing():
-        result, logits = plan.compiled(x, targets, use_argmax, logit_seed)
+        result, logits = plan.compiled(x)(x, targets, tf.constant(use_argmax), tf.constant(bool(logit_seed)))
     if looks_like_probabilities(logits.numpy()):
         warnings.warn(
             "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "
