@@ -21,7 +21,9 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+import threading
 import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -283,6 +285,61 @@ def _linear_aligned(cam: torch.Tensor, length: int) -> torch.Tensor:
     return cam[:, index] * (1 - frac) + cam[:, index + 1] * frac
 
 
+#: Per model (weakly keyed: the cache never keeps a model alive): resolution key -> (layer path,
+#: functional-activation warning or None). See :meth:`GradCAM.resolved_layer`.
+_RESOLUTIONS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[Any, ...], tuple[str, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_RESOLUTIONS_GUARD = threading.Lock()
+#: At most this many resolutions are kept per model (the oldest is dropped first).
+_RESOLUTIONS_PER_MODEL = 16
+
+
+def _resolution_key(
+    model: nn.Module,
+    forward_func: nn.Module,
+    layer: str | None,
+    through_activation: bool,
+    inputs: tuple[torch.Tensor, ...],
+    additional_forward_args: Any,
+) -> tuple[Any, ...] | None:
+    """What a traced layer resolution depends on, or None when it is not cached.
+
+    The layer request, the module tree that runs (path, type and identity of every module of
+    ``model``, and a ``forward`` set on a module instance, so that a replaced, added or patched
+    module gives a new key) and each input's per-sample shape, dtype and device. Calls with
+    ``additional_forward_args`` are not cached (they may steer the forward pass).
+    """
+    if additional_forward_args is not None:
+        return None
+    # a module of the softmax-free view that is not the user's (the view itself, a stripped nested
+    # Sequential) is a new object per call: only its path and type count
+    own = {id(m) for m in model.modules()} if forward_func is not model else None
+    tree = tuple(
+        (name, type(m), id(m) if own is None or id(m) in own else None, id(vars(m).get("forward")))
+        for name, m in forward_func.named_modules()
+    )
+    signature = tuple((tuple(x.shape[1:]), x.dtype, str(x.device)) for x in inputs)
+    return (layer, through_activation, tree, signature)
+
+
+def _cached_resolution(model: nn.Module, key: tuple[Any, ...]) -> tuple[str, str | None] | None:
+    with _RESOLUTIONS_GUARD:
+        entries = _RESOLUTIONS.get(model)
+        return None if entries is None else entries.get(key)
+
+
+def _store_resolution(model: nn.Module, key: tuple[Any, ...], value: tuple[str, str | None]) -> None:
+    with _RESOLUTIONS_GUARD:
+        try:
+            entries = _RESOLUTIONS.setdefault(model, {})
+        except TypeError:  # a module that cannot be weakly referenced: not cached
+            return
+        entries[key] = value
+        while len(entries) > _RESOLUTIONS_PER_MODEL:
+            del entries[next(iter(entries))]
+
+
 class GradCAM(SignXAIAttribution):
     """``grad_cam`` (``grad_cam_VGG16ILSVRC``): class activation maps from gradients at a layer.
 
@@ -320,7 +377,16 @@ class GradCAM(SignXAIAttribution):
 
     # -- the layer -------------------------------------------------------------------------
     def resolved_layer(self, inputs: tuple[torch.Tensor, ...], additional_forward_args: Any = None) -> str:
-        """The module path whose output is used for these inputs (found with one traced forward)."""
+        """The module path whose output is used for these inputs.
+
+        Found with one traced forward pass of one sample the first time; the answer is kept on
+        this object and, per model, in a cache keyed by the layer request, the model's module
+        tree (paths, types and identities of its modules) and the inputs' per-sample shapes,
+        dtypes and devices, so that later attributions of the same unchanged model (e.g. one
+        ``explain`` call after another) skip the trace. A changed module tree is traced again.
+        The warning about a functional activation is given once per object, also when the
+        answer comes from the cache.
+        """
         if self._resolved is not None:
             return self._resolved
         if self.layer is not None and not self.through_activation:
@@ -330,6 +396,24 @@ class GradCAM(SignXAIAttribution):
         if self.layer is not None and not isinstance(modules[self.layer], _CONVOLUTIONS):
             self._resolved = self.layer
             return self.layer
+        key = _resolution_key(
+            self.model, self.forward_func, self.layer, self.through_activation, inputs, additional_forward_args
+        )
+        cached = None if key is None else _cached_resolution(self.model, key)
+        if cached is None:
+            cached = self._trace_resolution(modules, inputs, additional_forward_args)
+            if key is not None:
+                _store_resolution(self.model, key, cached)
+        path, warning = cached
+        if warning is not None:
+            warnings.warn(warning, UserWarning, stacklevel=_user_stacklevel())
+        self._resolved = path
+        return path
+
+    def _trace_resolution(
+        self, modules: dict[str, nn.Module], inputs: tuple[torch.Tensor, ...], additional_forward_args: Any
+    ) -> tuple[str, str | None]:
+        """Resolve the layer with one traced forward: its path and the functional-activation warning (or None)."""
         extra = self._extra(additional_forward_args)
         calls, model_output = _trace(self.forward_func, inputs, extra)
         if self.layer is None:
@@ -352,22 +436,20 @@ class GradCAM(SignXAIAttribution):
                 break
             index = consumer
         chosen = calls[index]
+        warning = None
         if self.through_activation and isinstance(modules[chosen.path], _CONVOLUTIONS):
             activation = _functional_activation(model_output, chosen.node)
             if activation is not None:
-                warnings.warn(
+                warning = (
                     f"Grad-CAM layer {chosen.path!r} ({type(modules[chosen.path]).__name__}): its output goes into "
                     f"a functional activation ({activation}, applied in forward or inside a custom module, not an "
                     "activation module such as nn.ReLU), which Grad-CAM cannot look through, so the map is taken "
                     "before the activation, from the convolution's own output. To take it after the activation, "
                     "apply the activation as a module (e.g. nn.ReLU()) or pass layer=<path of a module whose "
                     "output is the activated map>; through_activation=False takes the convolution's output "
-                    "without this warning",
-                    UserWarning,
-                    stacklevel=_user_stacklevel(),
+                    "without this warning"
                 )
-        self._resolved = chosen.path
-        return chosen.path
+        return chosen.path, warning
 
     @staticmethod
     def _extra(additional_forward_args: Any) -> tuple[Any, ...]:

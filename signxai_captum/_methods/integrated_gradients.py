@@ -19,7 +19,7 @@ from shared_spec import check_parameter, parameter_default
 
 from .._multipliers import apply_multiplier
 from .base import SignXAIAttribution, TensorOrTuple
-from .sampled_gradients import gradient_moments
+from .sampled_gradients import clean_targets, gradient_moments
 
 __all__ = ["IntegratedGradients", "IntegratedGradientsXInput", "IntegratedGradientsXSign", "path_alphas"]
 
@@ -182,9 +182,13 @@ class IntegratedGradients(SignXAIAttribution):
         with_delta: bool,
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
         bases = self._baselines(baselines, inputs)
-        with torch.no_grad():
-            logits = self._forward(inputs, additional_forward_args)
-        targets = self._targets(target, logits)
+        logits = None
+        if with_delta:  # f_c(x) is part of the delta: the logits at x are needed anyway
+            with torch.no_grad():
+                logits = self._forward(inputs, additional_forward_args)
+            targets = self._targets(target, logits)
+        else:  # None: the argmax at x (one forward pass); a given target is resolved on the first chunk
+            targets = clean_targets(self, inputs, target, additional_forward_args)
         alphas = torch.as_tensor(path_alphas(self.steps), device=inputs[0].device)
         diffs = tuple(x - b for x, b in zip(inputs, bases))
 
@@ -196,11 +200,11 @@ class IntegratedGradients(SignXAIAttribution):
             return tuple(out)
 
         means, _ = gradient_moments(
-            self, inputs, points, self.steps, targets, additional_forward_args, self.batch_size
+            self, inputs, points, self.steps, targets, additional_forward_args, self.batch_size, target=target
         )
         ig = tuple(d * m for d, m in zip(diffs, means))
         delta = None
-        if with_delta:
+        if logits is not None:
             with torch.no_grad():
                 at_baseline = self._forward(bases, additional_forward_args)
             rows = torch.arange(len(targets), device=logits.device)

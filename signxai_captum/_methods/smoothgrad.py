@@ -21,7 +21,7 @@ from shared_spec import check_parameter, noise_scale, parameter_default, standar
 
 from .._multipliers import apply_multiplier
 from .base import SignXAIAttribution
-from .sampled_gradients import gradient_moments
+from .sampled_gradients import clean_targets, gradient_moments
 
 __all__ = [
     "SmoothGrad",
@@ -70,9 +70,9 @@ class _NoisyGradientStatistic(SignXAIAttribution):
     def _attribute(
         self, inputs: tuple[torch.Tensor, ...], target: Any, additional_forward_args: Any
     ) -> tuple[torch.Tensor, ...]:
-        with torch.no_grad():
-            logits = self._forward(inputs, additional_forward_args)
-        targets = self._targets(target, logits)  # None: argmax at x, not at the noisy copies
+        # None: the argmax at x, not at the noisy copies (one forward pass); a given target is resolved
+        # on the first chunk
+        targets = clean_targets(self, inputs, target, additional_forward_args)
         draws, sigmas = self._noise(inputs)
 
         def points(sample: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -84,7 +84,7 @@ class _NoisyGradientStatistic(SignXAIAttribution):
 
         means, variances = gradient_moments(
             self, inputs, points, self.samples, targets, additional_forward_args, self.batch_size,
-            variance=self._variance,
+            variance=self._variance, target=target,
         )
         stats = variances if self._variance else means
         return tuple(apply_multiplier(s, x, self._multiplier, self.mu) for s, x in zip(stats, inputs))
