@@ -20,7 +20,9 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 
 from .errors import MethodParameterError
+from .noise import one_seed_for_many_calls
 from .spec import MethodSpec
+from .targets import _to_numpy
 
 __all__ = ["LABELS", "explain_in_chunks", "NpyWriter"]
 
@@ -29,14 +31,6 @@ LABELS = "labels"
 
 #: reserved bytes for the header of a ``.npy`` file whose length is not known in advance
 _HEADER_BYTES = 256
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
-        value = value.detach().cpu().numpy()
-    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf.Tensor
-        value = value.numpy()
-    return np.asarray(value)
 
 
 class NpyWriter:
@@ -161,9 +155,7 @@ def explain_in_chunks(
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise MethodParameterError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    extra: dict[str, Any] = {}
-    if "seed" in spec.params and spec.params["seed"] is None:
-        extra["seed"] = int(np.random.default_rng().integers(2**31 - 1))
+    extra = one_seed_for_many_calls(spec)
     per_sample_targets = None
     if target is not None and not (isinstance(target, str) and target == LABELS):
         values = _to_numpy(target)

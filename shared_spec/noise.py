@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["standard_normal_noise", "noise_scale"]
+__all__ = ["standard_normal_noise", "noise_scale", "one_seed_for_many_calls"]
+
+
+def one_seed_for_many_calls(spec: Any) -> dict[str, int]:
+    """``{"seed": s}`` for a noisy method without a seed (SmoothGrad, VarGrad), else ``{}``.
+
+    When one explanation is computed in several calls (one per output for ``target="all"``, one
+    per chunk of a data set), passing these parameters to every call makes them all draw the same
+    noise, as one call would.
+    """
+    if "seed" in spec.params and spec.params["seed"] is None:
+        return {"seed": int(np.random.default_rng().integers(2**31 - 1))}
+    return {}
 
 
 def standard_normal_noise(

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import MethodParameterError
+from .noise import one_seed_for_many_calls
 from .spec import MethodSpec
 
 __all__ = ["ALL_OUTPUTS", "is_all_outputs", "resolve_targets", "sum_over_outputs"]
@@ -68,9 +69,7 @@ def sum_over_outputs(
         )
     if classes < 1:
         raise ValueError(f"{spec.name}: target='all' needs a model with at least one output, got {classes}")
-    extra: dict[str, Any] = {}
-    if "seed" in spec.params and spec.params["seed"] is None:
-        extra["seed"] = int(np.random.default_rng().integers(2**31 - 1))
+    extra = one_seed_for_many_calls(spec)
     total: np.ndarray | None = None
     for c in range(int(classes)):
         part = np.asarray(explain_for(c, extra))

@@ -52,7 +52,7 @@ from shared_spec import (  # noqa: E402
 from ._multipliers import sign, sign_mu  # noqa: E402
 from ._softmax import remove_softmax  # noqa: E402
 from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_sign_mu, normalize_heatmap  # noqa: E402
-from . import visualization  # noqa: E402
+from . import visualization  # noqa: E402, F401  (signxai_captum.visualization after import signxai_captum)
 
 __all__ = [
     "MethodNameError",

@@ -14,7 +14,7 @@ from .compat import calculate_relevancemap, calculate_relevancemaps, calculate_s
 from ._multipliers import sign, sign_mu
 from ._softmax import remove_softmax
 from .analyzer import create_analyzer
-from . import visualization
+from . import visualization  # noqa: F401  (signxai_tf.visualization after import signxai_tf)
 
 __all__ = [
     "MethodNameError",

@@ -13,7 +13,7 @@ from shared_spec import check_finite, resolve_targets
 
 from ._softmax import looks_like_probabilities
 
-__all__ = ["as_batch", "select_logits"]
+__all__ = ["as_batch", "select_logits", "target_inputs", "warn_if_probabilities"]
 
 
 def as_batch(x: Any, model: keras.Model, allow_nonfinite: bool = False) -> tf.Tensor:
@@ -60,14 +60,32 @@ def as_batch(x: Any, model: keras.Model, allow_nonfinite: bool = False) -> tf.Te
     return tf.convert_to_tensor(converted)
 
 
-def select_logits(logits: tf.Tensor, target: Any) -> tuple[tf.Tensor, np.ndarray]:
-    """Return the selected logit of each sample and the class indices (None: argmax per sample)."""
+def warn_if_probabilities(logits: Any, stacklevel: int = 3) -> None:
+    """The one warning for outputs that look like probabilities (a softmax that could not be removed)."""
     values = logits.numpy() if hasattr(logits, "numpy") else np.asarray(logits)
     if looks_like_probabilities(values):
         warnings.warn(
             "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "
             "that could be removed; explanations are computed on this output as it is",
-            stacklevel=3,
+            stacklevel=stacklevel + 1,
         )
+
+
+def target_inputs(target: Any, n: int, classes: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """The target as inputs of a compiled pass: ``(targets int64 (n,), use_argmax bool scalar)``.
+
+    ``target=None`` gives ``use_argmax=True`` (the pass takes the argmax of its logits); other
+    targets are checked here, before anything runs, against ``classes`` outputs
+    (:func:`shared_spec.resolve_targets`: the same errors as everywhere).
+    """
+    if target is None:
+        return tf.zeros((n,), tf.int64), tf.constant(True)
+    return tf.constant(resolve_targets(target, np.zeros((n, classes), np.float32)), tf.int64), tf.constant(False)
+
+
+def select_logits(logits: tf.Tensor, target: Any) -> tuple[tf.Tensor, np.ndarray]:
+    """Return the selected logit of each sample and the class indices (None: argmax per sample)."""
+    values = logits.numpy() if hasattr(logits, "numpy") else np.asarray(logits)
+    warn_if_probabilities(values, stacklevel=3)
     targets = resolve_targets(target, values)
     return tf.gather(logits, targets, axis=1, batch_dims=1), targets

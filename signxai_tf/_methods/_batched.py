@@ -8,7 +8,6 @@ chunk plus the result.
 
 from __future__ import annotations
 
-import weakref
 from typing import Callable
 
 import keras
@@ -18,7 +17,7 @@ import tensorflow as tf
 from shared_spec import check_parameter
 
 from .._batch import select_logits
-from .._tracing import quiet_retracing
+from .gradient import logit_gradient
 
 __all__ = ["resolve_batch_targets", "chunked_gradient_sum", "chunked_gradient_moments"]
 
@@ -35,37 +34,14 @@ def _check_batch_size(batch_size: int) -> int:
     return check_parameter("batch_size", batch_size, "batch_size")
 
 
-_COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]]" = weakref.WeakKeyDictionary()
-
-
 def _gradient_function(model: keras.Model) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """A compiled ``(rows, targets) -> d logit[target] / d rows``, one per model (cached weakly).
+    """``(rows, targets) -> d logit[target] / d rows``: the gradient method's compiled pass.
 
-    The input signature leaves the batch axis open, so the last (shorter) chunk does not
-    retrace. The compiled function holds the model only through a weak reference, so the cache
-    does not keep models alive.
+    :func:`signxai_tf._methods.gradient.logit_gradient` compiles one forward-backward pass per
+    model with an open batch axis (the last, shorter chunk does not retrace) and falls back to the
+    eager tape for models tf.function cannot trace.
     """
-    cached = _COMPILED.get(model)
-    if cached is not None:
-        return cached
-    model_ref = weakref.ref(model)
-    row_spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype or tf.float32)
-
-    @tf.function(input_signature=[row_spec, tf.TensorSpec([None], tf.int64)])
-    def rows_gradient(rows: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            tape.watch(rows)
-            logits = model_ref()(rows, training=False)
-            selected = tf.gather(logits, targets, axis=1, batch_dims=1)
-        return tape.gradient(selected, rows)
-
-    _COMPILED[model] = rows_gradient
-
-    def quiet_first_calls(rows: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        with quiet_retracing():
-            return rows_gradient(rows, targets)
-
-    return quiet_first_calls
+    return lambda rows, targets: logit_gradient(model, rows, targets)
 
 
 def _chunks(total_rows: int, batch_size: int):

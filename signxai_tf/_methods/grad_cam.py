@@ -17,10 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from shared_spec import model_constants, resolve_targets
+from shared_spec import model_constants
 
-from .._batch import select_logits
-from .._softmax import looks_like_probabilities
+from .._batch import target_inputs, warn_if_probabilities
 from .._tracing import quiet_retracing
 from ..lrp._graph import Call, calls
 
@@ -211,15 +210,10 @@ def feature_map_and_gradient(
     (activations, gradients, targets)
     """
     run = _compiled_pass(model, layer)
-    n, classes = int(x.shape[0]), int(model.outputs[0].shape[-1])
-    if target is None:
-        targets, use_argmax = np.zeros(n, np.int64), True
-    else:
-        targets, use_argmax = resolve_targets(target, np.zeros((n, classes), np.float32)), False
+    targets, use_argmax = target_inputs(target, int(x.shape[0]), int(model.outputs[0].shape[-1]))
     with quiet_retracing():
-        activations, grads, chosen, logits = run(x, tf.constant(targets), tf.constant(use_argmax))
-    if looks_like_probabilities(logits.numpy()):
-        select_logits(logits, chosen.numpy())  # the one warning about probability outputs, with its wording
+        activations, grads, chosen, logits = run(x, targets, use_argmax)
+    warn_if_probabilities(logits)
     return activations, grads, chosen.numpy()
 
 

@@ -7,14 +7,12 @@ import weakref
 from typing import Any, Callable
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from shared_spec import check_parameter, parameter_default, resolve_targets
+from shared_spec import check_parameter, parameter_default
 
-from .._batch import select_logits
+from .._batch import select_logits, target_inputs, warn_if_probabilities
 from .._multipliers import apply_multiplier
-from .._softmax import looks_like_probabilities
 from .._tracing import quiet_retracing
 
 __all__ = ["gradient", "logit_gradient"]
@@ -78,22 +76,17 @@ def logit_gradient(model: keras.Model, x: tf.Tensor, target: Any) -> tf.Tensor:
     run = _compiled_gradient(model)
     if run is None:
         return _eager_gradient(model, x, target)
-    n, classes = int(x.shape[0]), int(model.outputs[0].shape[-1])
-    if target is None:
-        targets, use_argmax = np.zeros(n, np.int64), True
-    else:
-        targets, use_argmax = resolve_targets(target, np.zeros((n, classes), np.float32)), False
+    targets, use_argmax = target_inputs(target, int(x.shape[0]), int(model.outputs[0].shape[-1]))
     try:
         with quiet_retracing():
-            grads, logits = run(x, tf.constant(targets), tf.constant(use_argmax))
+            grads, logits = run(x, targets, use_argmax)
     except _TRACING_ERRORS as error:
         if run.experimental_get_tracing_count() > 0:
             raise
         logger.info("gradient: %s cannot be traced by tf.function (%s); using the eager pass", model.name, error)
         _COMPILED[model] = None
         return _eager_gradient(model, x, target)
-    if looks_like_probabilities(logits.numpy()):
-        select_logits(logits, targets)  # the one warning about probability outputs, with its wording
+    warn_if_probabilities(logits)
     return grads
 
 

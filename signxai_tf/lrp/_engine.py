@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from shared_spec import LRPRule, LRPRuleSet, UnsupportedLayerError, check_parameter, parameter_default, resolve_targets
 
-from .._softmax import looks_like_probabilities
+from .._batch import target_inputs, warn_if_probabilities
 from .._tracing import quiet_retracing
 from ._graph import Graph, Step, application_layer_kind, is_reshape_op, op_kind, trace
 from ._layers import (
@@ -574,20 +574,11 @@ def _run(model: keras.Model, x: tf.Tensor, target: Any, plan: _Plan, logit_seed:
     n = int(x.shape[0])
     if len(out_shape) != 2:
         resolve_targets(target, np.zeros((n,) + tuple(d or 1 for d in out_shape[1:]), np.float32))
-    use_argmax = target is None
-    if use_argmax:
-        targets = tf.zeros((n,), tf.int64)
-    else:
-        targets = tf.constant(resolve_targets(target, np.zeros((n, out_shape[1] or 1), np.float32)), tf.int64)
+    targets, use_argmax = target_inputs(target, n, out_shape[1] or 1)
     x = tf.convert_to_tensor(x)
     with quiet_retracing():
-        result, logits = plan.compiled(x)(x, targets, tf.constant(use_argmax), tf.constant(bool(logit_seed)))
-    if looks_like_probabilities(logits.numpy()):
-        warnings.warn(
-            "the model's output looks like probabilities (rows sum to 1) but its output layer has no softmax "
-            "that could be removed; explanations are computed on this output as it is",
-            stacklevel=4,
-        )
+        result, logits = plan.compiled(x)(x, targets, use_argmax, tf.constant(bool(logit_seed)))
+    warn_if_probabilities(logits, stacklevel=4)
     return result
 
 
