@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import keras
 
-from shared_spec import LRPRule, LRPRuleSet, MethodParameterError
+from shared_spec import LRPRule, MethodParameterError
 
 from ._lrp import LRP, _kernel_parts, is_conv_layer
 from .rules import (
@@ -155,7 +155,7 @@ def with_layer_map(analyzer: Any, layer_map: Mapping[str, Any], where: str) -> L
     mapping = dict(analyzer.rules.layers)
     matched: set[str] = set()
     for k, layer, is_input in parts:
-        if is_input and analyzer._input_lrp_rule is not None:
+        if is_input and analyzer.input_layer_rule is not None:
             continue
         kind = layer_kind(layer)
         if kind in rules:
@@ -172,7 +172,5 @@ def with_layer_map(analyzer: Any, layer_map: Mapping[str, Any], where: str) -> L
                 UserWarning,
                 stacklevel=3,
             )
-    analyzer._rule_set = LRPRuleSet(dense=analyzer.rules.dense, conv=analyzer.rules.conv, input=None, layers=mapping)
-    analyzer._rules_used = mapping
-    analyzer._method_name = None
+    analyzer._set_layer_rules(mapping)
     return analyzer

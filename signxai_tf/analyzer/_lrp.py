@@ -384,6 +384,17 @@ class LRP(AnalyzerBase):
         """The table's method name with the same rules, or None."""
         return self._method_name
 
+    @property
+    def input_layer_rule(self) -> LRPRule | None:
+        """The rule of the kernel layer(s) fed by the input, or None."""
+        return self._input_lrp_rule
+
+    def _set_layer_rules(self, mapping: Mapping[str, LRPRule]) -> None:
+        """Replace the rule of each named kernel layer (part); the configuration then has no table name."""
+        self._rules_used = dict(mapping)
+        self._rule_set = LRPRuleSet(dense=self._rule_set.dense, conv=self._rule_set.conv, input=None, layers=self._rules_used)
+        self._method_name = None
+
     def _map(self, x: tf.Tensor, target: Any, call: dict) -> np.ndarray:
         return lrp(self._model, x, target, self._rule_set, initial_relevance="logit", method=type(self).__name__).numpy()
 
