@@ -82,9 +82,11 @@ def kernel_transpose(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, g
     if isinstance(module, _CONV):
         padding = _zero_padding_tuple(module)
         if padding is not None:
-            dummy = grad.new_empty(1).expand(x.shape)
+            # only the input's shape is read; a contiguous tensor (x itself, or an untouched
+            # allocation) avoids the copy the backend makes of a broadcast stand-in
+            stand_in = x.detach() if x.is_contiguous() else grad.new_empty(x.shape)
             return torch.ops.aten.convolution_backward(
-                grad, dummy, weight, None, module.stride, padding, module.dilation,
+                grad, stand_in, weight, None, module.stride, padding, module.dilation,
                 False, [0] * len(padding), module.groups, (True, False, False),
             )[0]
     # generic path: differentiate a forward on a stand-in input (the map is linear in x)

@@ -127,22 +127,27 @@ class LayerCall:
         self.padding = None
 
 
-def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor, inplace: bool = False) -> torch.Tensor:
-    """``z + epsilon * s(z)``; ``epsilon`` a scalar or a broadcastable tensor of values >= 0.
+def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
+    """``z + epsilon * s(z)`` as a fresh tensor; ``epsilon`` a scalar or a broadcastable tensor >= 0.
 
-    ``s(z) = +1`` for ``z >= 0`` (also for ``-0.0``) and ``-1`` otherwise. Computed as
-    ``z + copysign(epsilon, z + 0.0)`` (adding ``+0.0`` turns ``-0.0`` into ``+0.0``), which is the
-    same number as the ``where`` form at a fraction of its cost on CPU. With ``inplace`` the result
-    is written into ``z`` (only for tensors the caller owns).
+    ``s(z) = +1`` for ``z >= 0`` and ``-1`` otherwise, computed as ``copysign(epsilon, z) + z`` (one
+    allocation, two passes). At ``z = -0.0`` this takes ``-epsilon`` where the formula says
+    ``+epsilon``, which changes no value where it is used: a layer output is ``-0.0`` only when every
+    contribution ``a_i w_ij`` (and the bias) is a zero, so the relevance it sends to its inputs is a
+    zero whatever the sign of the denominator (the rules that use it multiply by ``a``; the batch-norm
+    rule multiplies by ``a`` and by ``y - beta``, which are then zero too).
     """
-    z = z.add_(0.0) if inplace else z + 0.0
     eps = epsilon if isinstance(epsilon, torch.Tensor) else z.new_tensor(epsilon)
-    return z.add_(torch.copysign(eps, z))
+    return torch.copysign(eps, z).add_(z)
 
 
-def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """``num / den`` with 0 where ``den`` is exactly 0."""
-    return torch.div(num, den).masked_fill_(den == 0, 0.0)
+def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> torch.Tensor:
+    """``num / den`` with 0 where ``den`` is exactly 0; ``into_den``: written into ``den`` (a tensor
+    the caller owns and no longer needs)."""
+    zero = den == 0
+    if into_den and den.shape == torch.broadcast_shapes(num.shape, den.shape):
+        return torch.div(num, den, out=den).masked_fill_(zero, 0.0)
+    return torch.div(num, den).masked_fill_(zero, 0.0)
 
 
 def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -443,11 +448,11 @@ class AlphaBeta(_KernelRule):
         """x+ * Wa^T(R/z) + x- * Wb^T(R/z) with z = Wa x+ + Wb x- + bias."""
         z = self._forward(call, x_pos, w_for_pos, bias)
         if x_neg is not None:
-            z = z + self._forward(call, x_neg, w_for_neg, None)
-        scaled = _safe_div(relevance, z)
-        out = x_pos * self._transpose(call, w_for_pos, scaled)
+            z = z.add_(self._forward(call, x_neg, w_for_neg, None))
+        scaled = _safe_div(relevance, z, into_den=True)  # z is ours: divide into it
+        out = self._transpose(call, w_for_pos, scaled).mul_(x_pos)
         if x_neg is not None:
-            out = out + x_neg * self._transpose(call, w_for_neg, scaled)
+            out = out.add_(self._transpose(call, w_for_neg, scaled).mul_(x_neg))
         return out
 
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -463,18 +468,19 @@ class AlphaBeta(_KernelRule):
         x = call.x.detach()
         weight, bias = kernel_parameters(call.module)
         bias_act, bias_inh = self._biases(bias)
-        x_pos = x.clamp(min=0)
         # after a ReLU the input has no negative part: skip those passes (and W- when beta = 0);
         # the bias terms stay (the negative copy on a- = 0 still adds its bias)
-        x_neg = x.clamp(max=0) if bool((x < 0).any()) else None
+        has_negative = bool(x.min() < 0) if x.numel() else False  # one reduction, no mask
+        x_pos = x.clamp(min=0) if has_negative else x
+        x_neg = x.clamp(max=0) if has_negative else None
         w_pos = weight.clamp(min=0)
         w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
-        result = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
+        result = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)  # a fresh tensor
         if self.alpha != 1.0:
-            result = self.alpha * result
+            result.mul_(self.alpha)
         if self.beta != 0.0:
             inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg)
-            result = result - self.beta * inhibitor
+            result.sub_(inhibitor, alpha=self.beta)
         return (result,)
 
 
@@ -503,8 +509,8 @@ class ZPlusFast(_KernelRule):
         x = call.x.detach()
         weight, _ = kernel_parameters(call.module)
         w_pos = weight.clamp(min=0)
-        scaled = _safe_div(relevance, self._forward(call, x, w_pos, None))
-        return (x * self._transpose(call, w_pos, scaled),)
+        scaled = _safe_div(relevance, self._forward(call, x, w_pos, None), into_den=True)
+        return (self._transpose(call, w_pos, scaled).mul_(x),)
 
 
 class AlphaBetaX(_KernelRule):
@@ -599,7 +605,7 @@ class Gamma(_KernelRule):
         if bias is not None:
             bias = bias + self.gamma * bias.clamp(min=0)
         z = self._forward(call, x, weight, bias)
-        return (x * self._transpose(call, weight, _safe_div(relevance, z)),)
+        return (self._transpose(call, weight, _safe_div(relevance, z, into_den=True)).mul_(x),)
 
 
 class WSquare(_KernelRule):
@@ -750,10 +756,15 @@ class BatchNormRule(Rule):
         shape = (1, -1) + (1,) * (x.ndim - 2)
         mean = mean.detach().reshape(shape)
         beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else 0.0
-        eps = self.stabiliser
-        factor = _stabilise(x - mean, eps, inplace=True)
-        torch.div(x, factor, out=factor)  # a / (a - mu)
-        factor.mul_(y - beta).div_(_stabilise(y, eps))  # * (y - beta) / y
+        eps = x.new_tensor(self.stabiliser)
+        # two buffers for the whole rule (fresh CPU allocations cost as much as the arithmetic)
+        factor = torch.sub(x, mean)
+        work = torch.copysign(eps, factor)
+        factor.add_(work)  # s(a - mu)
+        torch.div(x, factor, out=factor)  # a / s(a - mu)
+        factor.mul_(torch.sub(y, beta, out=work))  # * (y - beta)
+        torch.copysign(eps, y, out=work).add_(y)  # s(y)
+        factor.div_(work)
         return (factor.mul_(relevance),)
 
 
@@ -785,9 +796,18 @@ class SumRule(Rule):
         terms = [x.detach() if c == 1.0 else c * x.detach() for c, x in zip(coefficients, call.inputs)]
         z = terms[0]
         for term in terms[1:]:
-            z = z + term
-        scaled = _safe_div(relevance, z)
-        return tuple(_sum_to(term * scaled, x.shape) for term, x in zip(terms, call.inputs))
+            z = z + term if z is terms[0] or z.shape != torch.broadcast_shapes(z.shape, term.shape) else z.add_(term)
+        if z is terms[0]:  # one input
+            scaled = _safe_div(relevance, z)
+        else:  # z is a fresh sum: divide into it
+            scaled = _safe_div(relevance, z, into_den=True)
+        results = [_sum_to(term * scaled, x.shape) for term, x in zip(terms[:-1], call.inputs[:-1])]
+        last = terms[-1]
+        if scaled is not z or last.shape != scaled.shape or len(terms) == 1:
+            results.append(_sum_to(last * scaled, call.inputs[-1].shape))
+        else:  # the last product goes into the quotient's buffer
+            results.append(_sum_to(torch.mul(last, scaled, out=scaled), call.inputs[-1].shape))
+        return tuple(results)
 
 
 class GateRule(Rule):

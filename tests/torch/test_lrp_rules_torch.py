@@ -270,7 +270,8 @@ def test_rule_parameter_checks():
 
 
 def test_stabiliser_and_safe_division_match_their_literal_definitions():
-    """``z + eps s(z)`` with s(-0.0) = s(0) = +1 and ``num / den`` with 0 where den == 0, bit for bit."""
+    """``z + eps s(z)`` with s(0) = +1, bit for bit except at -0.0 (documented: copysign gives -eps
+    there), and ``num / den`` with 0 where den == 0, also when written into ``den``."""
     from signxai_captum.lrp.rules import _safe_div, _stabilise
 
     generator = torch.Generator().manual_seed(3)
@@ -278,14 +279,49 @@ def test_stabiliser_and_safe_division_match_their_literal_definitions():
     z[0, 0, 0] = 0.0
     z[0, 0, 1] = -0.0
     z[1, 1, 1, :2] = torch.tensor([1e-30, -1e-30])
+    negative_zero = (z == 0) & torch.signbit(z)
     for eps in (0.1, 1e-7, torch.rand(4, 1, 1, 1, generator=generator)):
         sign = torch.where(z >= 0, 1.0, -1.0)
         expected = z + eps * sign
         got = _stabilise(z, eps)
-        assert torch.equal(got, expected)
-        assert torch.equal(got[0, 0, 1], torch.full_like(got[0, 0, 1], float(eps) if not torch.is_tensor(eps) else float(eps[0])))
-        owned = z.clone()
-        assert torch.equal(_stabilise(owned, eps, inplace=True), expected) and torch.equal(owned, expected)
+        assert torch.equal(got[~negative_zero], expected[~negative_zero])
+        assert torch.equal(got[negative_zero], -expected[negative_zero])
+        assert torch.equal(got[0, 0, 0], expected[0, 0, 0]) and bool((got[0, 0, 0] > 0).all())
+
+
+def test_epsilon_rule_relevance_is_unchanged_where_the_output_is_negative_zero():
+    """A layer output of -0.0 means every contribution was a zero: the relevance the Epsilon rule
+    sends back is the literal formula's (s(-0.0) = +1) whatever sign the stabiliser takes there."""
+    generator = torch.Generator().manual_seed(5)
+    weight = torch.rand(6, 4, generator=generator) + 0.1
+
+    def layer(inputs):  # the linear map x -> -(W x): zero input gives -0.0 outputs
+        return -(inputs @ weight.T)
+
+    x = torch.rand(3, 4, generator=generator)
+    x[0] = 0.0
+    x[1, :2] = 0.0
+    z = layer(x).detach()
+    assert bool(torch.signbit(z[0]).all()) and bool((z[0] == 0).all())  # the case under test occurs
+    relevance = torch.randn(3, 6, generator=generator)
+    xg = x.clone().requires_grad_(True)
+    (got,) = Epsilon(0.1).relevance(LayerCall(nn.Identity(), "layer", (xg,), layer(xg)), relevance)
+    literal = x * ((relevance / (z + 0.1 * torch.where(z >= 0, 1.0, -1.0))) @ -weight)
+    torch.testing.assert_close(got, literal, rtol=1e-6, atol=0.0)
+
+
+def test_safe_division_literal_definition():
+    from signxai_captum.lrp.rules import _safe_div
+
+    generator = torch.Generator().manual_seed(3)
+    z = torch.randn(4, 3, 5, 5, generator=generator)
+    z[0, 0, 0] = 0.0
+    z[0, 0, 1] = -0.0
     num = torch.randn(4, 3, 5, 5, generator=generator)
     expected = torch.where(z == 0, torch.zeros_like(num), num / torch.where(z == 0, torch.ones_like(z), z))
     assert torch.equal(_safe_div(num, z), expected)
+    owned = z.clone()
+    assert torch.equal(_safe_div(num, owned, into_den=True), expected) and torch.equal(owned, expected)
+    broadcast = z[:, :1].clone()  # a denominator smaller than the quotient is not written into
+    expected = torch.where(broadcast == 0, 0.0, num / torch.where(broadcast == 0, 1.0, broadcast))
+    assert torch.equal(_safe_div(num, broadcast, into_den=True), expected) and broadcast.shape == (4, 1, 5, 5)
