@@ -55,6 +55,17 @@ _LOOK_THROUGH_NODES = re.compile(
     r"Expand|Contiguous)Backward\d*$"
 )
 
+# nodes that only pick or move values: a tensor with no negative value keeps none through them
+_SIGN_KEEPING_NODES = re.compile(
+    r"^(View|UnsafeView|ReshapeAlias|Clone|Permute|Transpose|T|MaxPool\w*|AdaptiveMaxPool\w*|Squeeze\w*|"
+    r"Unsqueeze\w*|ToCopy|Alias|Expand|Contiguous|Slice|Select|Index|Cat|Stack|Narrow|UpsampleNearest\w*)Backward\d*$"
+)
+# activations whose outputs are never negative
+_NONNEGATIVE_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Hardsigmoid, nn.Softplus)
+_NONNEGATIVE_LABELS = frozenset(
+    f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu", "relu_", "relu6", "sigmoid", "sigmoid_", "hardsigmoid", "softplus")
+)
+
 
 class _NodeState:
     """What one hooked call hands to its autograd node."""
@@ -178,6 +189,32 @@ def _scale_of(module: nn.Module) -> float | None:
         if scale.numel() and bool((scale == scale.reshape(-1)[0]).all()) and not bool(offset.any()):
             return float(scale.reshape(-1)[0])
     return None
+
+
+def _is_nonnegative(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` is known without looking at its values to have no negative entry: the
+    output of a ReLU-like activation (ReLU, ReLU6, sigmoid, hard-sigmoid, softplus), seen through
+    reshapes, max pooling, slicing and concatenation (of such outputs)."""
+    stack, seen = [tensor.grad_fn], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if node is None or seen > 64:
+            return False
+        module = _module_of(node)
+        if module is not None:
+            if isinstance(module, _NONNEGATIVE_ACTIVATIONS) or (
+                isinstance(module, FunctionalOp) and module.label in _NONNEGATIVE_LABELS
+            ):
+                continue
+            return False
+        if not _SIGN_KEEPING_NODES.match(type(node).__name__):
+            return False
+        parents = [n for n, _ in node.next_functions if n is not None]
+        if not parents:
+            return False
+        stack.extend(parents)
+    return True
 
 
 def _is_relu6(module: nn.Module | None) -> bool:
@@ -343,6 +380,7 @@ class RelevanceSession:
             is_input_layer=is_input,
             padding=(padded[1], padded[2]) if padded is not None and padded[0] is inputs[0] else None,
             gates=gates,
+            nonnegative_input=decision.kind is not None and rule.reads_sign and _is_nonnegative(inputs[0]),
         )
         rule.on_forward(call)
         state = _NodeState(call, rule, output.detach())

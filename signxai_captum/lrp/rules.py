@@ -92,6 +92,17 @@ class LayerCall:
     gates: tuple[bool, ...] | None = None
     #: whether the output feeds a ReLU directly (set by the ReLU's rule; DeepTaylor reads it)
     followed_by_relu: bool = False
+    #: whether the input is known to have no negative entry (the output of a ReLU-like activation,
+    #: through reshapes and max pooling; set by the engine for rules with ``reads_sign``)
+    nonnegative_input: bool = False
+
+    def has_negative_input(self) -> bool:
+        """Whether the (first) input has a negative entry; no look at the values (and on a GPU no
+        synchronisation) when the graph already says it has none."""
+        if self.nonnegative_input:
+            return False
+        x = self.x
+        return bool(x.numel()) and bool(x.min() < 0)
 
     @property
     def x(self) -> torch.Tensor:
@@ -167,6 +178,8 @@ class Rule:
     needs_output: bool = True
     #: whether the rule needs kernel parameters (Linear/convolution weights)
     needs_kernel: bool = False
+    #: whether the rule splits its input by sign (then the engine finds out whether it can be negative)
+    reads_sign: bool = False
 
     @property
     def params(self) -> dict[str, Any]:
@@ -421,6 +434,7 @@ class AlphaBeta(_KernelRule):
     """
 
     name = "alpha_beta"
+    reads_sign = True
 
     def __init__(
         self,
@@ -470,7 +484,7 @@ class AlphaBeta(_KernelRule):
         bias_act, bias_inh = self._biases(bias)
         # after a ReLU the input has no negative part: skip those passes (and W- when beta = 0);
         # the bias terms stay (the negative copy on a- = 0 still adds its bias)
-        has_negative = bool(x.min() < 0) if x.numel() else False  # one reduction, no mask
+        has_negative = call.has_negative_input()
         x_pos = x.clamp(min=0) if has_negative else x
         x_neg = x.clamp(max=0) if has_negative else None
         w_pos = weight.clamp(min=0)
@@ -532,6 +546,7 @@ class AlphaBetaX(_KernelRule):
     """
 
     name = "alpha_beta_x"
+    reads_sign = True
 
     def __init__(
         self,
@@ -555,8 +570,9 @@ class AlphaBetaX(_KernelRule):
         w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
         b_pos = None if bias is None else bias.clamp(min=0)
         b_neg = None if bias is None else bias.clamp(max=0)
-        x_pos = x.clamp(min=0)
-        x_neg = x.clamp(max=0) if bool((x < 0).any()) else None
+        has_negative = call.has_negative_input()
+        x_pos = x.clamp(min=0) if has_negative else x
+        x_neg = x.clamp(max=0) if has_negative else None
 
         def term(inputs: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
             scaled = _safe_div(relevance, self._forward(call, inputs, w, b))
