@@ -22,7 +22,7 @@ import numpy as np
 from .errors import MethodParameterError
 from .noise import one_seed_for_many_calls
 from .spec import MethodSpec
-from .targets import _to_numpy
+from ._arrays import to_numpy as _to_numpy
 
 __all__ = ["LABELS", "explain_in_chunks", "NpyWriter"]
 

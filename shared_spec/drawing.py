@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .heatmaps import _colormap, _numeric, _to_numpy, aggregate_channels, symmetric_vmax
+from ._arrays import to_numpy as _to_numpy
+from .heatmaps import _colormap, _numeric, aggregate_channels, symmetric_vmax
 
 __all__ = ["ZERO_NOTE", "heatmap", "method_grid", "overlay", "timeseries_relevance"]
 

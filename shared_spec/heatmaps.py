@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import to_numpy as _to_numpy
+
 __all__ = ["aggregate_channels", "heatmap_colors", "normalize_heatmap", "symmetric_vmax"]
 
 #: Number of colours of the default diverging colormap. Odd, so that the middle entry (value 0)
@@ -28,15 +30,6 @@ DIVERGING_COLORS = 257
 _MODES = ("sum", "abs", "pos")
 _LAYOUTS = ("auto", "channels_first", "channels_last")
 _MAX_CHANNELS = 4  # an axis of this size or less can be a channel axis (gray, RGB, RGBA)
-
-
-def _to_numpy(h: Any) -> np.ndarray:
-    """``h`` as a numpy array: torch tensors through ``detach().cpu()``, TF tensors through ``.numpy()``."""
-    if hasattr(h, "detach") and hasattr(h, "cpu"):  # torch.Tensor, without importing torch
-        h = h.detach().cpu().numpy()
-    elif hasattr(h, "numpy") and not isinstance(h, np.ndarray):  # tf.Tensor / EagerTensor
-        h = h.numpy()
-    return np.asarray(h)
 
 
 def normalize_heatmap(h: Any, per_sample: bool = False) -> np.ndarray:

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._arrays import to_numpy as _to_numpy
 from .errors import MethodParameterError
 from .noise import one_seed_for_many_calls
 from .spec import MethodSpec
@@ -14,14 +15,6 @@ __all__ = ["ALL_OUTPUTS", "is_all_outputs", "resolve_targets", "sum_over_outputs
 
 #: the target (and the original's ``neuron_selection``) that explains every output at once
 ALL_OUTPUTS = "all"
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tf tensor
-        value = value.numpy()
-    return np.asarray(value)
 
 
 def is_all_outputs(target: Any) -> bool:

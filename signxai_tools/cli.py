@@ -35,6 +35,8 @@ import sys
 import warnings
 from typing import Iterator
 
+from signxai_tools.explain_cli import positive_int
+
 __all__ = ["build_parser", "main"]
 
 _FRAMEWORK_CHOICES = {"torch": ("torch",), "tf": ("tf",), "both": ("torch", "tf")}
@@ -47,17 +49,6 @@ ALL_DATASETS: tuple[str, ...] = ("photo", "ecg")
 DEFAULT_DEMO_DIR = "signxai-demo"
 #: Default ``--out`` of the digits demo (a file).
 DEFAULT_DIGITS_OUT = "signxai-demo.png"
-
-
-def _positive_int(text: str) -> int:
-    """Parse an integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _method_list(text: str) -> list[str]:
@@ -104,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {DEFAULT_DIGITS_OUT})",
     )
     demo.add_argument(
-        "--samples", type=_positive_int, default=4, metavar="N",
+        "--samples", type=positive_int, default=4, metavar="N",
         help="digits only: number of test digits (default: %(default)s)",
     )
     demo.add_argument(

@@ -61,6 +61,7 @@ __all__ = [
     "GRAPH_ONLY_FAMILIES",
     "ExplainCLIError",
     "add_explain_parser",
+    "positive_int",
     "run_explain",
 ]
 
@@ -125,7 +126,8 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """Parse an integer >= 1 (an argparse ``type``)."""
     value = _nonnegative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
@@ -196,7 +198,7 @@ def add_explain_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     pre = parser.add_argument_group("image preprocessing (image files only)")
     pre.add_argument(
-        "--size", type=_positive_int, nargs=2, default=None, metavar=("H", "W"),
+        "--size", type=positive_int, nargs=2, default=None, metavar=("H", "W"),
         help="resize to H x W pixels (default: the model's input size when the file tells it, "
         "else the image's own size)",
     )
