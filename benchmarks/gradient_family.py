@@ -16,8 +16,20 @@ gives them): the first call is a warm-up (tracing included in TensorFlow), then 
   ``NoiseTunnel(Saliency)`` with as many samples.
 - TensorFlow: ``explain`` ÷ a ``tf.function``-compiled GradientTape input gradient (gradient,
   guided backprop, Grad-CAM), and integrated gradients / SmoothGrad ÷ the same compiled gradient
-  run ``steps`` / ``samples`` times over the batch (the raw computation they wrap). xplique, the
-  TensorFlow peer, needs TensorFlow <= 2.20 and cannot be installed next to 2.21.
+  run ``steps`` / ``samples`` times over the batch (the raw computation they wrap); and, when
+  xplique can be imported, each ÷ xplique's ``Saliency`` / ``GradCAM`` (on the same layer) /
+  ``IntegratedGradients`` / ``SmoothGrad`` with the same steps, samples and batch size.
+
+xplique 2.0.2 declares ``tensorflow<=2.20``, so pip will not install it next to TensorFlow 2.21;
+its attribution methods run on 2.21 and Keras 3 all the same. To compare, install it and its
+import-time dependencies without their pins into a separate folder and put it on the path::
+
+    pip install --no-deps --target /tmp/xqlib xplique==2.0.2 einops deprecated wrapt \
+        opencv-python-headless tensorflow-probability dm-tree cloudpickle gast decorator "tf-keras==2.21.*"
+    PYTHONPATH=/tmp/xqlib python benchmarks/gradient_family.py --framework tf
+
+(xplique's ``Saliency`` returns the maximum over channels of the absolute gradient, ours the
+gradient itself: the timing compares, the maps differ by that reduction.) ``--no-xplique`` skips it.
 """
 
 from __future__ import annotations
@@ -86,11 +98,26 @@ def run_torch(models: list[str], batch: int, size: int, repeats: int, steps: int
         _print(f"torch {name} (batch {batch}, {size}x{size})", rows)
 
 
-def run_tf(models: list[str], batch: int, size: int, repeats: int, steps: int, samples: int) -> None:
+def _xplique():
+    """xplique's attribution module, or None when it cannot be imported (see the module docstring)."""
+    try:
+        from xplique import attributions
+    except Exception as error:  # not installed, or an import-time dependency missing
+        print(f"xplique not available ({type(error).__name__}: {error}); its columns are left out")
+        return None
+    return attributions
+
+
+def run_tf(models: list[str], batch: int, size: int, repeats: int, steps: int, samples: int,
+           use_xplique: bool = True) -> None:
     import keras
     import tensorflow as tf
 
     import signxai_tf
+
+    xq = _xplique() if use_xplique else None
+    # the layer Grad-CAM explains, the same for ours and xplique's
+    cam_layers = {"vgg16": "block5_conv3", "resnet50": "conv5_block3_out"}
 
     builders = {"vgg16": keras.applications.VGG16, "resnet50": keras.applications.ResNet50}
     for name in models:
@@ -107,12 +134,29 @@ def run_tf(models: list[str], batch: int, size: int, repeats: int, steps: int, s
 
         base = _time(lambda: raw_gradient(xt, tt).numpy(), repeats)
         rows = [("compiled GradientTape gradient", base, "1.00")]
+        one_hot = tf.one_hot(np.arange(batch) % model.output_shape[-1], model.output_shape[-1])
+        peers = {}
+        if xq is not None:
+            peers = {
+                "gradient": xq.Saliency(model, batch_size=batch),
+                "grad_cam": xq.GradCAM(model, conv_layer=cam_layers[name], batch_size=batch),
+                "integrated_gradients": xq.IntegratedGradients(model, steps=steps, batch_size=batch * steps),
+                "smoothgrad": xq.SmoothGrad(model, nb_samples=samples, noise=0.2, batch_size=batch * samples),
+            }
+
+        def versus(method: str, ours: float) -> str:
+            if method not in peers:
+                return ""
+            theirs = _time(lambda: np.asarray(peers[method].explain(x, one_hot)), repeats)
+            return f", {ours / theirs:.2f}x xplique {type(peers[method]).__name__} ({theirs * 1000:.0f} ms)"
+
         for method in ("gradient", "guided_backprop", "grad_cam"):
-            t = _time(lambda: signxai_tf.explain(model, x, method, target=list(range(batch))), repeats)
-            rows.append((method, t, f"{t / base:.2f}x raw"))
+            extra = {"layer": cam_layers[name]} if method == "grad_cam" else {}
+            t = _time(lambda: signxai_tf.explain(model, x, method, target=list(range(batch)), **extra), repeats)
+            rows.append((method, t, f"{t / base:.2f}x raw" + versus(method, t)))
         for method, n, extra in (("integrated_gradients", steps, {"steps": steps}), ("smoothgrad", samples, {"samples": samples, "seed": 0})):
             t = _time(lambda: signxai_tf.explain(model, x, method, target=list(range(batch)), batch_size=batch * n, **extra), repeats)
-            rows.append((f"{method} ({n})", t, f"{t / (n * base):.2f}x {n} raw gradients"))
+            rows.append((f"{method} ({n})", t, f"{t / (n * base):.2f}x {n} raw gradients" + versus(method, t)))
         _print(f"tf {name} (batch {batch}, {size}x{size})", rows)
 
 
@@ -131,6 +175,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--no-xplique", action="store_true", help="leave out the xplique columns")
     args = parser.parse_args()
     if "torch" in args.framework:
         import torch  # noqa: F401  (torch before TensorFlow)
@@ -138,7 +183,7 @@ def main() -> None:
     if "tf" in args.framework:
         if "torch" not in args.framework:
             import torch  # noqa: F401
-        run_tf(args.models, args.batch, args.size, args.repeats, args.steps, args.samples)
+        run_tf(args.models, args.batch, args.size, args.repeats, args.steps, args.samples, not args.no_xplique)
 
 
 if __name__ == "__main__":
