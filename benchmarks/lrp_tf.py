@@ -47,7 +47,13 @@ BUILDERS = {
     "xception": keras.applications.Xception,
     "convnext_tiny": keras.applications.ConvNeXtTiny,
 }
-METHODS = ["lrp_epsilon_0_1", "lrpsign_epsilon_0_1", "lrp_alpha_1_beta_0", "lrp_sequential_composite_a"]
+METHODS = [
+    "lrp_epsilon_0_1",
+    "lrpsign_epsilon_0_1",
+    "lrp_alpha_1_beta_0",
+    "lrp_sequential_composite_a",
+    "lrp_sequential_composite_b",
+]
 
 
 def _gradient_fn(model: keras.Model):

@@ -45,7 +45,7 @@ from ._layers import (
     kernel_layers,
     layer_error,
 )
-from ._rules import apply_rule, stabilize, vjp
+from ._rules import apply_rule, fused, stabilize, vjp
 
 __all__ = ["lrp", "modified_relu_gradient", "lrp_plan"]
 
@@ -104,10 +104,27 @@ def _sum_rule(signs: tuple[float, ...]) -> Backward:
     """The Z rule over addends ``signs[i] * x_i`` (Add, Subtract): R_i = R s_i x_i / y, 0/0 = 0."""
 
     def backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
-        s = tf.math.divide_no_nan(r, outs[0])
+        y = outs[0]
+        if signs == (1.0, 1.0) and all(_same_shape(x, y) for x in ins):
+            return list(_two_addends(r, y, ins[0], ins[1]))
+        s = tf.math.divide_no_nan(r, y)
         return [_unbroadcast(x * s if sign == 1.0 else (sign * x) * s, x) for x, sign in zip(ins, signs)]
 
     return backward
+
+
+def _same_shape(x: tf.Tensor, y: tf.Tensor) -> bool:
+    """Whether ``x`` and ``y`` have the same static shape apart from the (open) batch axis, which they share."""
+    return x.shape.rank == y.shape.rank and x.shape[1:].is_fully_defined() and x.shape[1:] == y.shape[1:] and (
+        x.shape[0] == y.shape[0] or (x.shape[0] is None and y.shape[0] is None)
+    )
+
+
+@fused
+def _two_addends(r: tf.Tensor, y: tf.Tensor, x0: tf.Tensor, x1: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The Z rule over ``y = x0 + x1``: ``(x0 s, x1 s)``, ``s = r / y`` (0/0 = 0)."""
+    s = tf.math.divide_no_nan(r, y)
+    return x0 * s, x1 * s
 
 
 def _scaled_add_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tensor) -> list:
@@ -183,10 +200,25 @@ def _batch_norm_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tens
     for ax in axes:
         shape[ax % rank] = a.shape[ax]
     mean = tf.reshape(tf.cast(layer.moving_mean, a.dtype), shape)
-    beta = tf.reshape(tf.cast(layer.beta, a.dtype), shape) if getattr(layer, "beta", None) is not None else 0.0
-    ratio_in = a / stabilize(a - mean, _BN_STABILIZER)
-    ratio_out = (y - beta) / stabilize(y, _BN_STABILIZER)
-    return [r * ratio_in * ratio_out]
+    eps = tf.constant(_BN_STABILIZER, a.dtype)
+    if getattr(layer, "beta", None) is None:
+        return [_batch_norm_relevance(r, a, y, mean, eps)]
+    beta = tf.reshape(tf.cast(layer.beta, a.dtype), shape)
+    return [_batch_norm_relevance_beta(r, a, y, mean, beta, eps)]
+
+
+@fused
+def _batch_norm_relevance(r: tf.Tensor, a: tf.Tensor, y: tf.Tensor, mean: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """``r (a / stabilize(a - mean)) (y / stabilize(y))`` (batch norm without a shift)."""
+    return r * (a / stabilize(a - mean, eps)) * (y / stabilize(y, eps))
+
+
+@fused
+def _batch_norm_relevance_beta(
+    r: tf.Tensor, a: tf.Tensor, y: tf.Tensor, mean: tf.Tensor, beta: tf.Tensor, eps: tf.Tensor
+) -> tf.Tensor:
+    """``r (a / stabilize(a - mean)) ((y - beta) / stabilize(y))``: the batch-norm rule's element-wise part."""
+    return r * (a / stabilize(a - mean, eps)) * ((y - beta) / stabilize(y, eps))
 
 
 def _relu_signal(mode: str, g: tf.Tensor, z: tf.Tensor) -> tf.Tensor:

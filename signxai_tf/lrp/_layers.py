@@ -194,6 +194,11 @@ class KernelLayer:
         The layer attribute holding this part's kernel.
     part : str
         ``""`` for a one-part layer, ``"depthwise"`` / ``"pointwise"`` for the parts of a SeparableConv.
+    transposed : callable or None
+        ``transposed(s, kernel)``: the transposed linear map ``W^T s`` as a forward op, where one is
+        cheaper than the gradient of :attr:`linear` (1x1 stride-1 convolutions: a convolution with
+        the kernel's channel axes swapped, the gradient's sums up to float32 round-off); ``None``:
+        the gradient is used (:func:`signxai_tf.lrp._rules.vjp`).
     """
 
     layer: Any
@@ -204,6 +209,7 @@ class KernelLayer:
     has_bias: bool = True
     has_activation: bool = True
     part: str = ""
+    transposed: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
 
     @property
     def name(self) -> str:
@@ -295,7 +301,10 @@ def kernel_layers(layer: Any) -> tuple[KernelLayer, ...] | None:
 
         return (
             KernelLayer(layer, "conv", depthwise_part, bias_shape, "depthwise_kernel", False, False, "depthwise"),
-            KernelLayer(layer, "conv", pointwise_part, bias_shape, "pointwise_kernel", True, True, "pointwise"),
+            KernelLayer(
+                layer, "conv", pointwise_part, bias_shape, "pointwise_kernel", True, True, "pointwise",
+                _pointwise_transposed(layer.data_format),
+            ),
         )
     if isinstance(layer, _TRANSPOSED):
 
@@ -314,7 +323,24 @@ def kernel_layers(layer: Any) -> tuple[KernelLayer, ...] | None:
     def linear(a: tf.Tensor, kernel: tf.Tensor, _layer: Any = layer) -> tf.Tensor:
         return _layer.convolution_op(a, kernel)
 
-    return (KernelLayer(layer, "conv", linear, bias_shape),)
+    pointwise = all(int(d) == 1 for d in layer.kernel_size) and all(int(d) == 1 for d in layer.strides)
+    transposed = _pointwise_transposed(layer.data_format) if pointwise else None
+    return (KernelLayer(layer, "conv", linear, bias_shape, transposed=transposed),)
+
+
+def _pointwise_transposed(data_format: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """``W^T s`` of a 1x1 stride-1 convolution: a 1x1 convolution of ``s`` with the channel axes of the kernel swapped.
+
+    Cheaper on CPU than TensorFlow's gradient of the convolution; each output is the same sum over
+    the output channels, up to float32 round-off where the two kernels sum in another order.
+    """
+
+    def transposed(s: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+        rank = kernel.shape.rank
+        perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+        return keras.ops.conv(s, tf.transpose(kernel, perm), strides=1, padding="valid", data_format=data_format)
+
+    return transposed
 
 
 def _grouped_linear(layer: Any, groups: int) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:

@@ -5,10 +5,20 @@ layer's linear map (``vjp``), so a rule costs a few forward/transposed convoluti
 and works for Dense and every convolution alike. Inside ``tf.function`` the forward op recorded
 for a ``vjp`` is dead code (the transposed op needs only the kernel and the input's shape) and is
 pruned.
+
+The element-wise arithmetic around those convolutions (stabilised denominators, quotients,
+products with the input) is most of an LRP pass's cost on CPU when every op is a pass of its own
+over a large tensor. The hot parts (the Z/epsilon quotient, AlphaBeta's denominators and
+products, the batch-norm and sum rules of the engine) therefore run as small XLA-compiled
+kernels (:func:`fused`): one pass over memory each, the same arithmetic in the same order (on
+CPU the maps are bit-identical to the separate ops; ``FUSE_ELEMENTWISE = False`` runs the
+separate ops, which the tests compare against). Each kernel is one ``tf.function`` shared by all
+layers and models, so XLA compiles it once per tensor shape.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -16,16 +26,52 @@ import tensorflow as tf
 
 from ._layers import KernelLayer
 
-__all__ = ["RULES", "apply_rule", "stabilize", "vjp"]
+__all__ = ["FUSE_ELEMENTWISE", "RULES", "apply_rule", "fused", "stabilize", "vjp"]
 
 
 def stabilize(d: tf.Tensor, eps: Any) -> tf.Tensor:
-    """``d + eps * s(d)``, s(d) = +1 for d >= 0, -1 otherwise."""
-    return d + eps * tf.where(d >= 0, tf.ones_like(d), -tf.ones_like(d))
+    """``d + eps * s(d)``, s(d) = +1 for d >= 0, -1 otherwise.
+
+    Written as ``d + where(d >= 0, eps, -eps)`` with ``eps`` broadcast (a scalar or, for the
+    std-x rule, one value per sample): three element-wise passes over ``d`` instead of seven
+    (no ``ones_like`` tensors), bit-identical to the product form since ``eps * (+-1) = +-eps``.
+    """
+    eps = tf.cast(eps, d.dtype)
+    return d + tf.where(d >= 0, eps, -eps)
+
+
+#: Run the element-wise parts of the hot rules as XLA-fused kernels (see the module docstring).
+#: Read when a plan is traced; ``False`` gives the same arithmetic as separate TensorFlow ops.
+#: The environment variable ``SIGNXAI_TF_FUSE=0`` (set before import) turns it off, for
+#: TensorFlow builds or device plugins without XLA (docs/performance.md).
+FUSE_ELEMENTWISE = os.environ.get("SIGNXAI_TF_FUSE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (element-wise tensor arithmetic) as one XLA-compiled kernel, or as plain ops.
+
+    The choice is made per call from :data:`FUSE_ELEMENTWISE`, so inside a traced plan it is
+    made once, at tracing time. ``fn`` must take and return tensors only (parameters such as
+    ``eps`` as tensors, so that one compiled kernel serves every layer of the same shape).
+    """
+    compiled = tf.function(fn, jit_compile=True, reduce_retracing=True)
+
+    def call(*args: Any) -> Any:
+        return compiled(*args) if FUSE_ELEMENTWISE else fn(*args)
+
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "fused")
+    call.__doc__ = fn.__doc__
+    return call
 
 
 def vjp(k: KernelLayer, a: tf.Tensor, s: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-    """``W^T s`` for the layer's linear map with ``kernel``, shaped like ``a``."""
+    """``W^T s`` for the layer's linear map with ``kernel``, shaped like ``a``.
+
+    Through ``k.transposed`` where the layer has a cheaper forward form of the transposed map
+    (1x1 stride-1 convolutions), else as the gradient of ``k.linear``.
+    """
+    if k.transposed is not None:
+        return k.transposed(s, kernel)
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(a)
         out = k.linear(a, kernel)
@@ -37,7 +83,8 @@ def _div(num: tf.Tensor, den: tf.Tensor) -> tf.Tensor:
 
 
 def _sign(a: tf.Tensor, mu: float = 0.0) -> tf.Tensor:
-    return tf.where(a >= tf.cast(mu, a.dtype), tf.ones_like(a), -tf.ones_like(a))
+    one = tf.constant(1.0, a.dtype)
+    return tf.where(a >= tf.cast(mu, a.dtype), one, -one)
 
 
 def _per_sample(value: tf.Tensor, rank: int) -> tf.Tensor:
@@ -68,14 +115,36 @@ def _bound(value: Any, a: tf.Tensor, k: KernelLayer) -> tf.Tensor:
     return tf.constant(arr) * tf.ones_like(a)
 
 
+@fused
+def _quotient(R: tf.Tensor, z_nb: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """``R / (z_nb + bias)``, 0/0 = 0."""
+    return _div(R, z_nb + bias)
+
+
+@fused
+def _eps_quotient(R: tf.Tensor, z: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """``R / stabilize(z, eps)``, 0/0 = 0."""
+    return _div(R, stabilize(z, eps))
+
+
+@fused
+def _bias_eps_quotient(R: tf.Tensor, z_nb: tf.Tensor, bias: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """``R / stabilize(z_nb + bias, eps)``, 0/0 = 0."""
+    return _div(R, stabilize(z_nb + bias, eps))
+
+
+def _z_quotient(R: tf.Tensor, z_nb: tf.Tensor, bias: tf.Tensor | None, eps: Any) -> tf.Tensor:
+    """``R / z`` or ``R / stabilize(z, eps)`` with ``z = z_nb + bias`` (``bias`` None: ``z = z_nb``)."""
+    if eps is None:
+        return _div(R, z_nb) if bias is None else _quotient(R, z_nb, bias)
+    eps = tf.cast(eps, z_nb.dtype)
+    return _eps_quotient(R, z_nb, eps) if bias is None else _bias_eps_quotient(R, z_nb, bias, eps)
+
+
 def _z_like(k, a, z_nb, R, params, *, eps=None, factor=None, kernel=None, bias=None):
     """The Z family; ``params["bias"] = False`` (the IgnoreBias variants) drops the bias from ``z``."""
-    if params.get("bias", True):
-        z = k.add_bias(z_nb, k.bias if bias is None else bias)
-    else:
-        z = z_nb
-    den = z if eps is None else stabilize(z, eps)
-    s = _div(R, den)
+    b = (k.bias if bias is None else bias) if params.get("bias", True) else None
+    s = _z_quotient(R, z_nb, b, eps)
     return (a if factor is None else factor) * vjp(k, a, s, k.kernel if kernel is None else kernel)
 
 
@@ -116,24 +185,59 @@ def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="referenc
     ap = a if nonneg else tf.nn.relu(a)
     an = None if nonneg else tf.minimum(a, 0.0)
 
-    def pre(k_for_pos, k_for_neg, b):
+    def quotient(k_for_pos, k_for_neg, b):
         z = k.linear(ap, k_for_pos)
-        if an is not None:
-            z = z + k.linear(an, k_for_neg)
-        return k.add_bias(z, b)
+        if an is None:
+            return _z_quotient(R, z, b, None)
+        z_neg = k.linear(an, k_for_neg)
+        return _div(R, k.add_bias(z + z_neg, b)) if b is None else _sum_quotient(R, z, z_neg, b)
 
-    def back(s, k_for_pos, k_for_neg):
-        out = ap * vjp(k, a, s, k_for_pos)
-        if an is not None:
-            out = out + an * vjp(k, a, s, k_for_neg)
-        return out
+    alpha_t = tf.constant(alpha, a.dtype)
+    s_act = quotient(kp, kn, b_act)
+    g_act = vjp(k, a, s_act, kp)
+    if beta == 0.0:
+        if an is None:
+            return _ab_alpha(alpha_t, ap, g_act)
+        return _ab_alpha_signed(alpha_t, ap, an, g_act, vjp(k, a, s_act, kn))
+    beta_t = tf.constant(beta, a.dtype)
+    s_inh = quotient(kn, kp, b_inh)
+    g_inh = vjp(k, a, s_inh, kn)
+    if an is None:
+        return _ab_alpha_beta(alpha_t, beta_t, ap, g_act, g_inh)
+    return _ab_alpha_beta_signed(alpha_t, beta_t, ap, an, g_act, vjp(k, a, s_act, kn), g_inh, vjp(k, a, s_inh, kp))
 
-    s_act = _div(R, pre(kp, kn, b_act))
-    out = alpha * back(s_act, kp, kn)
-    if beta != 0.0:
-        s_inh = _div(R, pre(kn, kp, b_inh))
-        out = out - beta * back(s_inh, kn, kp)
-    return out
+
+@fused
+def _sum_quotient(R: tf.Tensor, z_pos: tf.Tensor, z_neg: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """``R / (z_pos + z_neg + bias)``, 0/0 = 0."""
+    return _div(R, (z_pos + z_neg) + bias)
+
+
+@fused
+def _ab_alpha(alpha: tf.Tensor, ap: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+    """AlphaBeta's relevance for ``beta = 0`` and ``a >= 0``: ``alpha (a+ g)``."""
+    return alpha * (ap * g)
+
+
+@fused
+def _ab_alpha_signed(alpha: tf.Tensor, ap: tf.Tensor, an: tf.Tensor, g_pos: tf.Tensor, g_neg: tf.Tensor) -> tf.Tensor:
+    """AlphaBeta's relevance for ``beta = 0``: ``alpha (a+ g_pos + a- g_neg)``."""
+    return alpha * (ap * g_pos + an * g_neg)
+
+
+@fused
+def _ab_alpha_beta(alpha: tf.Tensor, beta: tf.Tensor, ap: tf.Tensor, g_act: tf.Tensor, g_inh: tf.Tensor) -> tf.Tensor:
+    """AlphaBeta's relevance for ``a >= 0``: ``alpha (a+ g_act) - beta (a+ g_inh)``."""
+    return alpha * (ap * g_act) - beta * (ap * g_inh)
+
+
+@fused
+def _ab_alpha_beta_signed(
+    alpha: tf.Tensor, beta: tf.Tensor, ap: tf.Tensor, an: tf.Tensor,
+    g_pos: tf.Tensor, g_neg: tf.Tensor, h_pos: tf.Tensor, h_neg: tf.Tensor,
+) -> tf.Tensor:
+    """AlphaBeta's relevance: ``alpha (a+ g_pos + a- g_neg) - beta (a+ h_pos + a- h_neg)``."""
+    return alpha * (ap * g_pos + an * g_neg) - beta * (ap * h_pos + an * h_neg)
 
 
 def _alpha_beta(k, a, z_nb, R, params, nonneg):
