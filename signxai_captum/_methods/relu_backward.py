@@ -51,22 +51,25 @@ NON_RELU_ACTIVATIONS: tuple[type[nn.Module], ...] = (
 
 
 class _ModifiedReLU(torch.autograd.Function):
-    """relu(z) forward; the guided-backprop or deconvnet signal backward."""
+    """Identity on the module's own output relu(z) forward; the guided-backprop or deconvnet signal backward.
+
+    The module's output is handed over in a one-element list (not as a tensor input), so that the
+    forward pass computes relu(z) once, in the module.
+    """
 
     @staticmethod
-    def forward(ctx: Any, z: torch.Tensor, guided: bool) -> torch.Tensor:  # noqa: D102
+    def forward(ctx: Any, z: torch.Tensor, output: list, guided: bool) -> torch.Tensor:  # noqa: D102
         ctx.guided = guided
         if guided:
             ctx.save_for_backward(z)
-        return z.clamp(min=0)
+        return output.pop()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: D102
-        grad = grad.clamp(min=0)
-        if ctx.guided:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
+        if ctx.guided:  # 1[z > 0] * max(g, 0): one fresh tensor, then in place
             (z,) = ctx.saved_tensors
-            grad = grad * (z > 0).to(grad.dtype)
-        return grad, None
+            return torch.ops.aten.threshold_backward(grad, z, 0.0).clamp_(min=0), None, None
+        return grad.clamp(min=0), None, None
 
 
 def relu_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -110,7 +113,7 @@ def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
     def after(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         # a module called twice per forward (ResNet's block.relu) stores and consumes one z per call
         z = pre_activations.pop(module)
-        return _ModifiedReLU.apply(z, guided)
+        return _ModifiedReLU.apply(z, [output.detach()], guided)
 
     handles = []
     try:
