@@ -36,7 +36,7 @@ from torch import nn
 
 from .. import _blocks as blocks
 from .canonizers import Canonizer, canonized
-from .composites import Composite, LayerDecision, UnsupportedLayerError, is_affine
+from .composites import _RELU_LABELS, Composite, LayerDecision, UnsupportedLayerError, is_affine
 from ._functional import FunctionalOp, traced_view
 from .rules import GateRule, LayerCall, Pass, Rule, SumRule
 
@@ -62,8 +62,8 @@ _SIGN_KEEPING_NODES = re.compile(
 )
 # activations whose outputs are never negative
 _NONNEGATIVE_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Hardsigmoid, nn.Softplus)
-_NONNEGATIVE_LABELS = frozenset(
-    f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu", "relu_", "relu6", "sigmoid", "sigmoid_", "hardsigmoid", "softplus")
+_NONNEGATIVE_LABELS = _RELU_LABELS | frozenset(
+    f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu6", "sigmoid", "sigmoid_", "hardsigmoid", "softplus")
 )
 
 

@@ -810,19 +810,18 @@ class SumRule(Rule):
         if len(coefficients) != len(call.inputs):
             raise ValueError(f"LRP: '{call.path}' got {len(call.inputs)} inputs, the rule has {len(coefficients)} coefficients")
         terms = [x.detach() if c == 1.0 else c * x.detach() for c, x in zip(coefficients, call.inputs)]
-        z = terms[0]
-        for term in terms[1:]:
-            z = z + term if z is terms[0] or z.shape != torch.broadcast_shapes(z.shape, term.shape) else z.add_(term)
-        if z is terms[0]:  # one input
-            scaled = _safe_div(relevance, z)
-        else:  # z is a fresh sum: divide into it
-            scaled = _safe_div(relevance, z, into_den=True)
-        results = [_sum_to(term * scaled, x.shape) for term, x in zip(terms[:-1], call.inputs[:-1])]
-        last = terms[-1]
-        if scaled is not z or last.shape != scaled.shape or len(terms) == 1:
-            results.append(_sum_to(last * scaled, call.inputs[-1].shape))
-        else:  # the last product goes into the quotient's buffer
-            results.append(_sum_to(torch.mul(last, scaled, out=scaled), call.inputs[-1].shape))
+        if len(terms) == 1:
+            return (_sum_to(terms[0] * _safe_div(relevance, terms[0]), call.inputs[0].shape),)
+        z = terms[0] + terms[1]  # a fresh tensor: later addends and the quotient go into it
+        for term in terms[2:]:
+            z = z.add_(term) if z.shape == torch.broadcast_shapes(z.shape, term.shape) else z + term
+        scaled = _safe_div(relevance, z, into_den=True)
+        *first, last = [(term, x.shape) for term, x in zip(terms, call.inputs)]
+        results = [_sum_to(term * scaled, shape) for term, shape in first]
+        term, shape = last
+        # the last product may overwrite the quotient (when it has the quotient's shape)
+        fits = scaled.shape == torch.broadcast_shapes(term.shape, scaled.shape)
+        results.append(_sum_to(torch.mul(term, scaled, out=scaled) if fits else term * scaled, shape))
         return tuple(results)
 
 

@@ -201,20 +201,15 @@ def _batch_norm_backward(step: Step, ins: list, outs: list, aux: Any, r: tf.Tens
         shape[ax % rank] = a.shape[ax]
     mean = tf.reshape(tf.cast(layer.moving_mean, a.dtype), shape)
     eps = tf.constant(_BN_STABILIZER, a.dtype)
-    if getattr(layer, "beta", None) is None:
-        return [_batch_norm_relevance(r, a, y, mean, eps)]
-    beta = tf.reshape(tf.cast(layer.beta, a.dtype), shape)
-    return [_batch_norm_relevance_beta(r, a, y, mean, beta, eps)]
+    if getattr(layer, "beta", None) is None:  # no shift: y - 0 is y
+        beta = tf.zeros(shape, a.dtype)
+    else:
+        beta = tf.reshape(tf.cast(layer.beta, a.dtype), shape)
+    return [_batch_norm_relevance(r, a, y, mean, beta, eps)]
 
 
 @fused
-def _batch_norm_relevance(r: tf.Tensor, a: tf.Tensor, y: tf.Tensor, mean: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
-    """``r (a / stabilize(a - mean)) (y / stabilize(y))`` (batch norm without a shift)."""
-    return r * (a / stabilize(a - mean, eps)) * (y / stabilize(y, eps))
-
-
-@fused
-def _batch_norm_relevance_beta(
+def _batch_norm_relevance(
     r: tf.Tensor, a: tf.Tensor, y: tf.Tensor, mean: tf.Tensor, beta: tf.Tensor, eps: tf.Tensor
 ) -> tf.Tensor:
     """``r (a / stabilize(a - mean)) ((y - beta) / stabilize(y))``: the batch-norm rule's element-wise part."""

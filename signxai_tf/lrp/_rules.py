@@ -190,7 +190,7 @@ def _alpha_beta_core(k, a, R, alpha, beta, use_bias, nonneg, bias_form="referenc
         if an is None:
             return _z_quotient(R, z, b, None)
         z_neg = k.linear(an, k_for_neg)
-        return _div(R, k.add_bias(z + z_neg, b)) if b is None else _sum_quotient(R, z, z_neg, b)
+        return _div(R, z + z_neg) if b is None else _sum_quotient(R, z, z_neg, b)
 
     alpha_t = tf.constant(alpha, a.dtype)
     s_act = quotient(kp, kn, b_act)

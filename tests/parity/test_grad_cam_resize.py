@@ -28,6 +28,7 @@ from signxai_captum.convert import keras_to_torch, to_channels_first, to_channel
 from signxai_captum._methods.grad_cam import GradCAM  # noqa: E402
 from signxai_captum._methods.grad_cam import resize_cam as resize_torch  # noqa: E402
 from signxai_tf._methods.grad_cam import resize_cam as resize_tf  # noqa: E402
+from torch_test_models import FunctionalReLUNet  # noqa: E402
 
 
 # -- literal references ------------------------------------------------------------------------------
@@ -294,19 +295,6 @@ def test_vgg16_suffix_takes_a_module_named_block5_conv3():
 
 
 # -- a functional activation after the Grad-CAM convolution ---------------------------------------------------
-class FunctionalReLUNet(nn.Module):
-    """conv -> F.relu (no module) -> mean -> linear."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.conv = nn.Conv2d(2, 3, 3)
-        self.fc = nn.Linear(3, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(F.relu(self.conv(x)).mean(dim=(2, 3)))
-
-
 def pre_activation_cam(model: FunctionalReLUNet, x: torch.Tensor, targets: list[int]) -> np.ndarray:
     """Grad-CAM on the conv's own output (before F.relu), by autograd, resized half-pixel."""
     a = model.conv(x).detach().requires_grad_(True)

@@ -28,6 +28,7 @@ from shared_spec import noise_scale, standard_normal_noise  # noqa: E402
 from signxai_captum._methods import grad_cam as grad_cam_module  # noqa: E402
 from signxai_captum._methods.grad_cam import GradCAM  # noqa: E402
 from signxai_captum._methods.integrated_gradients import IntegratedGradients  # noqa: E402
+from torch_test_models import FunctionalReLUNet  # noqa: E402
 
 
 def convnet(seed: int = 0, softmax: bool = False) -> nn.Sequential:
@@ -47,19 +48,6 @@ class AddOne(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + 1.0
-
-
-class FunctionalReLUNet(nn.Module):
-    """conv -> F.relu (no module) -> mean -> linear."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(3)
-        self.conv = nn.Conv2d(2, 3, 3)
-        self.fc = nn.Linear(3, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(F.relu(self.conv(x)).mean(dim=(2, 3)))
 
 
 def images(n: int = 3, size: int = 7, seed: int = 0) -> np.ndarray:
