@@ -355,7 +355,12 @@ def test_onednn_off_computes_the_gradient():
 def test_onednn_on_crashes_without_the_workaround():
     """Records whether the crash the workaround avoids reproduces on this machine."""
     _needs("tensorflow")
-    done = _run_reproducer(None)
+    try:
+        done = _run_reproducer(None)
+    except subprocess.TimeoutExpired:
+        # heap corruption is undefined behaviour: besides SIGSEGV/SIGABRT it has been seen (once, in
+        # CI) to leave the process hanging; either way the gradient never completes without the workaround
+        return
     if done.returncode == 0:
         pytest.xfail(
             "TF's oneDNN gradient of the 1x1 stride-2 'SAME' convolution did not crash here "
