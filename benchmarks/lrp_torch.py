@@ -45,6 +45,11 @@ in zennit and Captum, timed in the same round robin, on the same batch, with the
   for ``lrp_epsilon_0_1`` on VGG16 only: Captum's LRP has no rule for the skip connections of a
   ResNet (reported as n/a).
 
+``--fused`` adds a row ``fused:<method>`` per LRP method: the same method with the rules'
+element-wise arithmetic fused by ``torch.compile`` (``signxai_captum.lrp.rules.FUSE_ELEMENTWISE``,
+off by default), its first call (compile included) reported apart and its map compared with the
+eager one.
+
 Once per model and peer method the maps are compared with ours (max |ours - peer| / max |peer|
 over the batch); for the AlphaBeta methods our map is computed with ``alpha_beta_bias="split"``
 (zennit's bias form: ``b+`` in ``z+``, ``b-`` in ``z-``), the timed call uses our default. On VGG16
@@ -70,6 +75,7 @@ import torch
 import torchvision
 
 from signxai_captum import Gradient, attribution_for
+from signxai_captum.lrp import rules as lrp_rules
 
 MODELS = ["vgg16", "resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
           "convnext_tiny"]
@@ -251,8 +257,25 @@ class _CaptumLRP:
         return self.lrp.attribute(x.detach().requires_grad_(True), target=target)
 
 
+class _FusedLRP:
+    """One of our methods with ``FUSE_ELEMENTWISE`` switched on for the call (restored after it)."""
+
+    def __init__(self, model: torch.nn.Module, method: str) -> None:
+        self.attribution = attribution_for(model, method)
+
+    def attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        before, lrp_rules.FUSE_ELEMENTWISE = lrp_rules.FUSE_ELEMENTWISE, True
+        try:
+            return self.attribution.attribute(x, target=target)
+        finally:
+            lrp_rules.FUSE_ELEMENTWISE = before
+
+
 def _attribution(model: torch.nn.Module, method: str, model_name: str = "", **params: object):
-    """The attribution object of a row: ours, the raw gradient, or ``'zennit:<method>'`` / ``'captum:<method>'``."""
+    """The attribution object of a row: ours, the raw gradient, ``'fused:<method>'``, or
+    ``'zennit:<method>'`` / ``'captum:<method>'``."""
+    if method.startswith("fused:"):
+        return _FusedLRP(model, method.split(":", 1)[1])
     if method == "raw_autograd":
         return _RawGradient(model)
     if method.startswith("zennit:"):
@@ -331,10 +354,14 @@ def _print_comparison(name: str, times: dict[str, float], peers: list[str]) -> N
     raw = times["raw_autograd"]
     print(f"\n  {name}: side by side, ms per call (ratio to raw_autograd = {raw * 1e3:.0f} ms; "
           f"ours ÷ zennit target <= 0.5)")
-    print(f"  {'method':14s} {'ours':>20s} {'zennit':>20s} {'Captum':>20s} {'ours ÷ zennit':>16s}")
+    fused = any(key.startswith("fused:") for key in times)
+    print(f"  {'method':14s} {'ours':>20s}" + (f" {'ours, fused':>20s}" if fused else "")
+          + f" {'zennit':>20s} {'Captum':>20s} {'ours ÷ zennit':>16s}")
     for method in METHODS:
         ours = f"{times[method] * 1e3:.0f} ms ({times[method] / raw:.2f}x)"
-        print(f"  {_LABELS[method]:14s} {ours:>20s} {_peer_cell(times, raw, 'zennit', method, name, peers):>20s} "
+        key = f"fused:{method}"
+        fused_cell = f" {times[key] * 1e3:.0f} ms ({times[key] / raw:.2f}x)".rjust(21) if fused else ""
+        print(f"  {_LABELS[method]:14s} {ours:>20s}{fused_cell} {_peer_cell(times, raw, 'zennit', method, name, peers):>20s} "
               f"{_peer_cell(times, raw, 'captum', method, name, peers):>20s} {_ratio_cell(times, method):>16s}")
 
 
@@ -416,6 +443,8 @@ def main() -> None:
     parser.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS,
                         help="other libraries to time side by side (default: zennit captum)")
     parser.add_argument("--no-peers", action="store_true", help="time our methods only")
+    parser.add_argument("--fused", action="store_true",
+                        help="also time every LRP method with FUSE_ELEMENTWISE on (torch.compile'd rules)")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -433,10 +462,15 @@ def main() -> None:
     for name in args.models:
         model, x, target = _setup(name, args.batch, args.size, device, not args.random_bn)
         peer_rows = _peer_methods(name, peers)
-        methods = ["raw_autograd", "gradient"] + METHODS + peer_rows
+        fused_rows = [f"fused:{m}" for m in METHODS] if args.fused else []
+        methods = ["raw_autograd", "gradient"] + METHODS + fused_rows + peer_rows
         calls = {m: (lambda a=_attribution(model, m, name): a.attribute(x, target=target)) for m in methods}
         print(f"{name}: warm-up", file=sys.stderr, flush=True)  # progress on stderr, the tables on stdout
-        maps = {m: call() for m, call in calls.items()}  # warm-up; the maps serve the agreement check
+        maps, first = {}, {}
+        for m, call in calls.items():  # warm-up; the maps serve the agreement check
+            start = time.perf_counter()
+            maps[m] = call()
+            first[m] = time.perf_counter() - start
         # round robin over the methods, so that load from other processes spreads over all of them
         times: dict[str, list[float]] = {m: [] for m in methods}
         for round_ in range(args.repeats):
@@ -457,6 +491,12 @@ def main() -> None:
         print(f"  {'method':38s} {'time [s]':>9s} {'x raw':>7s} {'peak mem [MiB]':>15s} {'x raw':>7s}")
         for method, t, mem in rows:
             print(f"  {method:38s} {t:9.3f} {t / raw_time:7.2f} {mem / 2**20:15.1f} {mem / max(grad_mem, 1):7.2f}")
+        for row in fused_rows:
+            method = row.split(":", 1)[1]
+            steady = statistics.median(times[row])
+            print(f"  {row:38s} first call {first[row]:7.2f} s (steady {steady:.3f} s: compiling "
+                  f"~{first[row] - steady:.1f} s); max |fused - eager| / max |eager| "
+                  f"{_max_relative_difference(maps[row], maps[method]):.1e}")
         _check_maps(name, model, x, target, maps, peer_rows)
         results[name] = {method: t for method, t, _ in rows}
         _print_comparison(name, results[name], peers)

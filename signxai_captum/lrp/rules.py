@@ -20,8 +20,10 @@ Division conventions (docs/semantics.md §4.1): a quotient with an exactly-zero 
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -54,6 +56,7 @@ __all__ = [
     "GateRule",
     "rule_from_spec",
     "as_rule",
+    "FUSE_ELEMENTWISE",
 ]
 
 
@@ -138,6 +141,76 @@ class LayerCall:
         self.padding = None
 
 
+#: Run the element-wise parts of the hot rules (the epsilon quotient, 0/0-safe quotients, the
+#: batch-norm and sum rules) as kernels fused by ``torch.compile`` (inductor), one pass over each
+#: tensor instead of three to ten. Off by default: compiling costs ~20 s on the first call on a
+#: machine (cached after that: ~3 s per new process) and needs a C++ compiler; worth it for long
+#: runs on batch-norm networks (docs/performance.md). Read on every call, so it can be switched at
+#: run time; the environment variable ``SIGNXAI_TORCH_FUSE=1`` (set before import) turns it on.
+#: Where compiling fails, a warning says so once and the rules run their eager arithmetic.
+FUSE_ELEMENTWISE = os.environ.get("SIGNXAI_TORCH_FUSE", "0").strip().lower() in ("1", "true", "yes", "on")
+
+_FUSE_FAILED: list[str] = []  # the first compile error, once fusing has been given up
+_RECOMPILE_LIMIT = 64  # compiled variants per kernel (dynamo's default: 8)
+
+
+def _inside_a_trace() -> bool:
+    """Whether a caller's ``torch.compile`` is tracing us or a ``TorchDispatchMode`` is active (a
+    profiler, a FLOP counter): then the eager arithmetic runs (the caller's trace fuses it anyway)."""
+    if torch.compiler.is_compiling():
+        return True
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+    except ImportError:  # pragma: no cover - other torch versions
+        return False
+    return _get_current_dispatch_mode() is not None
+
+
+def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (element-wise tensor arithmetic) as one kernel compiled by ``torch.compile``, or eager.
+
+    The choice is made per call from :data:`FUSE_ELEMENTWISE` (eager inside a caller's trace or
+    dispatch mode, see :func:`_inside_a_trace`). The compiled form is built on the
+    first fused call (shape-generic: one compile serves every layer of the same rank and dtype).
+    When it cannot be compiled (no C++ compiler, an unsupported device), the eager result is
+    returned, a ``RuntimeWarning`` names the cause and fusing stays off for the process; an error
+    of the arithmetic itself is raised by the eager form as usual. A kernel gets one compiled variant
+    per rank, dtype, device, broadcast pattern and set of size-1 axes, up to 64; calls beyond that
+    run eagerly.
+    """
+    compiled: list[Callable[..., Any]] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not FUSE_ELEMENTWISE or _FUSE_FAILED or _inside_a_trace():
+            return fn(*args, **kwargs)
+        try:
+            if not compiled:
+                compiled.append(torch.compile(fn, dynamic=True, fullgraph=True))
+            # one compiled variant per rank, dtype, device, broadcast pattern and size-1 axes: more
+            # than dynamo's default of 8 on one network (restored after the call)
+            with torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
+                return compiled[0](*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any compiler failure: fall back below
+            if type(error).__name__ == "FailOnRecompileLimitHit":  # yet more variants (dynamo with
+                return fn(*args, **kwargs)  # fullgraph=True): this call runs eagerly, fusing stays on
+            result = fn(*args, **kwargs)  # a mistake in the arguments raises here, not as a compile failure
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            _FUSE_FAILED.append(f"{type(error).__name__}: {first_line}")
+            warnings.warn(
+                f"signxai_captum: the fused LRP kernels could not be compiled ({_FUSE_FAILED[0]}); "
+                "the rules run their eager arithmetic (same maps, slower); set "
+                "signxai_captum.lrp.rules.FUSE_ELEMENTWISE = False to silence this",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return result
+
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "fused")
+    call.__doc__ = fn.__doc__
+    call.eager = fn  # type: ignore[attr-defined]
+    return call
+
+
 def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
     """``z + epsilon * s(z)`` as a fresh tensor; ``epsilon`` a scalar or a broadcastable tensor >= 0.
 
@@ -152,6 +225,7 @@ def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
     return torch.copysign(eps, z).add_(z)
 
 
+@fused
 def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> torch.Tensor:
     """``num / den`` with 0 where ``den`` is exactly 0; ``into_den``: written into ``den`` (a tensor
     the caller owns and no longer needs)."""
@@ -159,6 +233,13 @@ def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> t
     if into_den and den.shape == torch.broadcast_shapes(num.shape, den.shape):
         return torch.div(num, den, out=den).masked_fill_(zero, 0.0)
     return torch.div(num, den).masked_fill_(zero, 0.0)
+
+
+@fused
+def _epsilon_quotient(num: torch.Tensor, z: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
+    """``num / (z + epsilon s(z))`` for ``epsilon > 0`` (the denominator is never 0)."""
+    den = _stabilise(z, epsilon)
+    return torch.div(num, den, out=den) if den.shape == num.shape else num / den
 
 
 def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -226,8 +307,6 @@ class _ZFamily(Rule):
     ``bias=False`` (the reference's IgnoreBias variants): ``z = W a`` without the layer's bias.
     """
 
-    #: whether the denominator can be exactly zero (no epsilon): then 0/0 = 0 handling is needed
-    _may_be_zero = True
     bias: bool = True
 
     def _set_bias(self, bias: Any) -> None:
@@ -236,8 +315,9 @@ class _ZFamily(Rule):
     def _bias_params(self) -> dict[str, Any]:
         return {} if self.bias else {"bias": False}
 
-    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
-        return z
+    def _quotient(self, call: LayerCall, relevance: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``R / denominator(z)``; here ``R / z`` with 0/0 = 0."""
+        return _safe_div(relevance, z)
 
     def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -255,14 +335,7 @@ class _ZFamily(Rule):
         return kernel_forward(call.module, call.x.detach(), weight, None)
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        z = self._z(call)
-        denominator = self._denominator(call, z)
-        if self._may_be_zero:
-            scaled = _safe_div(relevance, denominator)
-        elif denominator is z:
-            scaled = relevance / denominator
-        else:  # a fresh tensor: divide into it
-            scaled = torch.div(relevance, denominator, out=denominator)
+        scaled = self._quotient(call, relevance, self._z(call))
         # the transposed product is a fresh tensor: multiply in place
         return (call.transpose(scaled).mul_(self._input_factor(call.x.detach())),)
 
@@ -309,10 +382,8 @@ class Epsilon(_ZFamily):
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, **self._bias_params()}
 
-    _may_be_zero = False
-
-    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
-        return _stabilise(z, self.epsilon)
+    def _quotient(self, call: LayerCall, relevance: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return _epsilon_quotient(relevance, z, z.new_tensor(self.epsilon))
 
 
 class StdxEpsilon(_ZFamily):
@@ -339,11 +410,11 @@ class StdxEpsilon(_ZFamily):
     def params(self) -> dict[str, Any]:
         return {"std_factor": self.std_factor, **self._bias_params()}
 
-    def _denominator(self, call: LayerCall, z: torch.Tensor) -> torch.Tensor:
+    def _quotient(self, call: LayerCall, relevance: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         x = call.real_input()
         std = x.reshape(x.shape[0], -1).std(dim=1, unbiased=False)
-        # std = 0 gives a zero epsilon: then 0/0 = 0 is needed
-        return _stabilise(z, self.std_factor * _per_sample(std, z))
+        # std = 0 gives a zero epsilon: then 0/0 = 0 is needed (a fresh denominator: divide into it)
+        return _safe_div(relevance, _stabilise(z, self.std_factor * _per_sample(std, z)), into_den=True)
 
 
 class Sign(_ZFamily):
@@ -772,16 +843,24 @@ class BatchNormRule(Rule):
         shape = (1, -1) + (1,) * (x.ndim - 2)
         mean = mean.detach().reshape(shape)
         beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else 0.0
-        eps = x.new_tensor(self.stabiliser)
-        # two buffers for the whole rule (fresh CPU allocations cost as much as the arithmetic)
-        factor = torch.sub(x, mean)
-        work = torch.copysign(eps, factor)
-        factor.add_(work)  # s(a - mu)
-        torch.div(x, factor, out=factor)  # a / s(a - mu)
-        factor.mul_(torch.sub(y, beta, out=work))  # * (y - beta)
-        torch.copysign(eps, y, out=work).add_(y)  # s(y)
-        factor.div_(work)
-        return (factor.mul_(relevance),)
+        beta = beta if isinstance(beta, torch.Tensor) else torch.zeros_like(mean)
+        return (_batch_norm_relevance(x, y, mean, beta, relevance, x.new_tensor(self.stabiliser)),)
+
+
+@fused
+def _batch_norm_relevance(
+    x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, beta: torch.Tensor, relevance: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
+    """``R a / s(a - mu) * (y - beta) / s(y)`` of :class:`BatchNormRule`, in two buffers (fresh CPU
+    allocations cost as much as the arithmetic)."""
+    factor = torch.sub(x, mean)
+    work = torch.copysign(eps, factor)
+    factor.add_(work)  # s(a - mu)
+    torch.div(x, factor, out=factor)  # a / s(a - mu)
+    factor.mul_(torch.sub(y, beta, out=work))  # * (y - beta)
+    torch.copysign(eps, y, out=work).add_(y)  # s(y)
+    factor.div_(work)
+    return factor.mul_(relevance)
 
 
 class SumRule(Rule):
@@ -810,19 +889,25 @@ class SumRule(Rule):
         if len(coefficients) != len(call.inputs):
             raise ValueError(f"LRP: '{call.path}' got {len(call.inputs)} inputs, the rule has {len(coefficients)} coefficients")
         terms = [x.detach() if c == 1.0 else c * x.detach() for c, x in zip(coefficients, call.inputs)]
-        if len(terms) == 1:
-            return (_sum_to(terms[0] * _safe_div(relevance, terms[0]), call.inputs[0].shape),)
-        z = terms[0] + terms[1]  # a fresh tensor: later addends and the quotient go into it
-        for term in terms[2:]:
-            z = z.add_(term) if z.shape == torch.broadcast_shapes(z.shape, term.shape) else z + term
-        scaled = _safe_div(relevance, z, into_den=True)
-        *first, last = [(term, x.shape) for term, x in zip(terms, call.inputs)]
-        results = [_sum_to(term * scaled, shape) for term, shape in first]
-        term, shape = last
-        # the last product may overwrite the quotient (when it has the quotient's shape)
-        fits = scaled.shape == torch.broadcast_shapes(term.shape, scaled.shape)
-        results.append(_sum_to(torch.mul(term, scaled, out=scaled) if fits else term * scaled, shape))
-        return tuple(results)
+        return _sum_relevance(relevance, *terms)
+
+
+@fused
+def _sum_relevance(relevance: torch.Tensor, *terms: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``R * t_i / sum_j t_j`` (0/0 = 0) for each addend ``t_i`` of :class:`SumRule`, summed back to
+    its shape where it was broadcast."""
+    if len(terms) == 1:
+        return (_sum_to(terms[0] * _safe_div.eager(relevance, terms[0]), terms[0].shape),)
+    z = terms[0] + terms[1]  # a fresh tensor: later addends and the quotient go into it
+    for term in terms[2:]:
+        z = z.add_(term) if z.shape == torch.broadcast_shapes(z.shape, term.shape) else z + term
+    scaled = _safe_div.eager(relevance, z, into_den=True)
+    *first, last = terms
+    results = [_sum_to(term * scaled, term.shape) for term in first]
+    # the last product may overwrite the quotient (when it has the quotient's shape)
+    fits = scaled.shape == torch.broadcast_shapes(last.shape, scaled.shape)
+    results.append(_sum_to(torch.mul(last, scaled, out=scaled) if fits else last * scaled, last.shape))
+    return tuple(results)
 
 
 class GateRule(Rule):
