@@ -54,21 +54,23 @@ class _ModifiedReLU(torch.autograd.Function):
     """Identity on the module's own output relu(z) forward; the guided-backprop or deconvnet signal backward.
 
     The module's output is handed over in a one-element list (not as a tensor input), so that the
-    forward pass computes relu(z) once, in the module.
+    forward pass computes relu(z) once, in the module. Guided backprop's mask ``1[z > 0]`` is read
+    from that output (``relu(z) > 0`` exactly where ``z > 0``), so ``z`` itself need not be kept.
     """
 
     @staticmethod
     def forward(ctx: Any, z: torch.Tensor, output: list, guided: bool) -> torch.Tensor:  # noqa: D102
         ctx.guided = guided
+        result = output.pop()
         if guided:
-            ctx.save_for_backward(z)
-        return output.pop()
+            ctx.save_for_backward(result)
+        return result
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: D102
-        if ctx.guided:  # 1[z > 0] * max(g, 0): one fresh tensor, then in place
-            (z,) = ctx.saved_tensors
-            return torch.ops.aten.threshold_backward(grad, z, 0.0).clamp_(min=0), None, None
+        if ctx.guided:  # 1[relu(z) > 0] * max(g, 0): one fresh tensor, then in place
+            (result,) = ctx.saved_tensors
+            return torch.ops.aten.threshold_backward(grad, result, 0.0).clamp_(min=0), None, None
         return grad.clamp(min=0), None, None
 
 
@@ -103,17 +105,21 @@ def modified_relu_backward(model: nn.Module, mode: str) -> Iterator[int]:
     guided = mode == "guided_backprop"
     pre_activations: dict[nn.Module, torch.Tensor] = {}
 
-    def before(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def before(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
         z = args[0]
         pre_activations[module] = z
-        if getattr(module, "inplace", False):  # the module overwrites its input: let it work on a copy
-            return (z.clone(),) + tuple(args[1:])
-        return None
+        # the module computes relu(z) outside autograd (our function is its backward). An in-place
+        # module then overwrites z's values, as it does without hooks (the layer before it keeps no
+        # output for its backward, or autograd's version check raises as it would without hooks);
+        # a tensor without history (the caller's input) is copied instead
+        if getattr(module, "inplace", False) and z.grad_fn is None:
+            return (z.detach().clone(),) + tuple(args[1:])
+        return (z.detach(),) + tuple(args[1:])
 
     def after(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         # a module called twice per forward (ResNet's block.relu) stores and consumes one z per call
         z = pre_activations.pop(module)
-        return _ModifiedReLU.apply(z, [output.detach()], guided)
+        return _ModifiedReLU.apply(z, [output], guided)
 
     handles = []
     try:

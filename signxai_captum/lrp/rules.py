@@ -529,16 +529,16 @@ class AlphaBeta(_KernelRule):
     def _part(
         self, call: LayerCall, relevance: torch.Tensor, w_for_pos: torch.Tensor, w_for_neg: torch.Tensor,
         bias: torch.Tensor | None, x_pos: torch.Tensor, x_neg: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """x+ * Wa^T(R/z) + x- * Wb^T(R/z) with z = Wa x+ + Wb x- + bias."""
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(Wa^T(R/z), Wb^T(R/z))`` with ``z = Wa x+ + Wb x- + bias`` (the second None without ``x-``)."""
         z = self._forward(call, x_pos, w_for_pos, bias)
         if x_neg is not None:
             z = z.add_(self._forward(call, x_neg, w_for_neg, None))
         scaled = _safe_div(relevance, z, into_den=True)  # z is ours: divide into it
-        out = self._transpose(call, w_for_pos, scaled).mul_(x_pos)
-        if x_neg is not None:
-            out = out.add_(self._transpose(call, w_for_neg, scaled).mul_(x_neg))
-        return out
+        return (
+            self._transpose(call, w_for_pos, scaled),
+            self._transpose(call, w_for_neg, scaled) if x_neg is not None else None,
+        )
 
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The bias terms of the activator and the inhibitor denominators."""
@@ -560,13 +560,32 @@ class AlphaBeta(_KernelRule):
         x_neg = x.clamp(max=0) if has_negative else None
         w_pos = weight.clamp(min=0)
         w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
-        result = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)  # a fresh tensor
-        if self.alpha != 1.0:
-            result.mul_(self.alpha)
-        if self.beta != 0.0:
-            inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg)
-            result.sub_(inhibitor, alpha=self.beta)
-        return (result,)
+        activator = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
+        if x_neg is None and (self.alpha, self.beta) == (1.0, 0.0):  # one product: nothing to fuse
+            return (activator[0].mul_(x_pos),)
+        inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg) if self.beta != 0.0 else (None, None)
+        return (_alpha_beta_relevance(self.alpha, self.beta, x_pos, x_neg, *activator, *inhibitor),)
+
+
+@fused
+def _alpha_beta_relevance(
+    alpha: float, beta: float, x_pos: torch.Tensor, x_neg: torch.Tensor | None,
+    act_pos: torch.Tensor, act_neg: torch.Tensor | None, inh_pos: torch.Tensor | None, inh_neg: torch.Tensor | None,
+) -> torch.Tensor:
+    """``alpha (x+ act+ + x- act-) - beta (x+ inh+ + x- inh-)`` of :class:`AlphaBeta` (terms of ``x-``
+    where it is given, the inhibitor where ``beta != 0``), written into the transposed products,
+    which are the rule's own fresh tensors."""
+    result = act_pos.mul_(x_pos)
+    if x_neg is not None:
+        result.add_(act_neg.mul_(x_neg))
+    if alpha != 1.0:
+        result.mul_(alpha)
+    if inh_pos is not None:
+        inhibitor = inh_pos.mul_(x_pos)
+        if x_neg is not None:
+            inhibitor.add_(inh_neg.mul_(x_neg))
+        result.sub_(inhibitor, alpha=beta)
+    return result
 
 
 class ZPlus(AlphaBeta):

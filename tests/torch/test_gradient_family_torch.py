@@ -136,6 +136,21 @@ def test_modified_relu_inplace_and_literal_replacement(guided, family):
     assert not np.allclose(explain(model, x, "gradient", target=2), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("guided, family", [(True, "guided_backprop"), (False, "deconvnet")])
+def test_modified_relu_inplace_on_the_input_leaves_the_input_alone(guided, family):
+    """An in-place ReLU applied to the model's input itself works on a copy: the caller's tensor keeps its values."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(6, 4), nn.ReLU(inplace=True), nn.Linear(4, 3)).eval()
+    x = torch.tensor(data((3, 6), seed=6))
+    before = x.clone()
+    assert (before < 0).any()
+    got = getattr(sc, "GuidedBackprop" if guided else "Deconvnet")(model).attribute(x, target=1)
+    torch.testing.assert_close(x, before, rtol=0, atol=0)
+    literal = with_literal_relus(model, guided)
+    expected = np.stack([grad_at(literal, before.numpy()[i], 1) for i in range(3)])
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-5, atol=1e-7)
+
+
 def test_guided_backprop_hand_derived():
     """f(x) = w2 . relu(W1 x): guided = W1^T (1[z>0] max(w2, 0)), deconvnet = W1^T max(w2, 0)."""
     model = nn.Sequential(nn.Linear(2, 3, bias=False), nn.ReLU(), nn.Linear(3, 1, bias=False))

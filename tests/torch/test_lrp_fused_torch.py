@@ -1,9 +1,9 @@
 """The fused element-wise kernels of the PyTorch LRP rules (``rules.FUSE_ELEMENTWISE``, issue 14).
 
-With fusing on, the epsilon quotient, the 0/0-safe quotient, the batch-norm rule and the sum rule
-run as kernels compiled by ``torch.compile``. These tests check that
+With fusing on, the epsilon quotient, the 0/0-safe quotient, AlphaBeta's combination of its
+transposed products, the batch-norm rule and the sum rule run as kernels compiled by ``torch.compile``. These tests check that
 
-- each kernel gives the eager arithmetic's values (zeros, ``-0.0``, broadcast addends included);
+- each kernel (AlphaBeta's final combination too) gives the eager arithmetic's values (zeros, ``-0.0``, broadcast addends included);
 - whole maps on a batch-norm ResNet (epsilon, SIGN, AlphaBeta, composite B, std-x epsilon) equal
   the eager maps, which the rule and reference tests check against literal implementations;
 - a compiler failure falls back to the eager values with one ``RuntimeWarning`` and fusing stays
@@ -76,6 +76,17 @@ def test_fused_kernels_give_the_eager_values(fusing: None) -> None:
         for f, e, t in zip(fused_out, eager_out, terms):
             assert f.shape == t.shape
             _assert_same(f, e)
+    x_pos, x_neg = a.clamp(min=0), a.clamp(max=0)
+    for alpha, beta, signed in [(2.0, 1.0, True), (2.0, 1.0, False), (1.0, 0.0, True)]:
+        products = [_activations(shape, seed) for seed in range(10, 14)]  # written into: a copy each
+
+        def terms(products=products, beta=beta, signed=signed):
+            p = [t.clone() for t in products]
+            return (p[0], p[1] if signed else None, p[2] if beta else None, p[3] if beta and signed else None)
+
+        x_n = x_neg if signed else None
+        _assert_same(rules._alpha_beta_relevance(alpha, beta, x_pos, x_n, *terms()),
+                     rules._alpha_beta_relevance.eager(alpha, beta, x_pos, x_n, *terms()))
     assert not rules._FUSE_FAILED  # everything compiled
 
 
@@ -177,3 +188,23 @@ def test_inside_a_dispatch_mode_the_eager_arithmetic_runs_and_fusing_stays_on(fu
     assert any("copysign" in op for op in mode.ops)  # the eager ops ran under the mode
     _assert_same(out, rules._epsilon_quotient.eager(r, z, torch.tensor(0.1)))
     assert not rules._FUSE_FAILED
+
+
+@pytest.mark.parametrize("method", ["lrp_alpha_1_beta_0", "lrp_sequential_composite_b"])
+def test_fused_alpha_beta_on_signed_inputs_equals_eager_on_mobilenet_v2(fusing: None, method: str) -> None:
+    """Linear bottlenecks feed the expansion convolutions signed inputs: AlphaBeta's a- terms."""
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2(num_classes=4).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rules, "FUSE_ELEMENTWISE", False)
+        eager = torch.as_tensor(explain(model, x, method, target=[0, 2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fused = torch.as_tensor(explain(model, x, method, target=[0, 2]))
+    assert eager.abs().max() > 0
+    _assert_same(fused, eager)

@@ -287,6 +287,15 @@ def test_stabiliser_and_safe_division_match_their_literal_definitions():
         assert torch.equal(got[~negative_zero], expected[~negative_zero])
         assert torch.equal(got[negative_zero], -expected[negative_zero])
         assert torch.equal(got[0, 0, 0], expected[0, 0, 0]) and bool((got[0, 0, 0] > 0).all())
+    num = torch.randn(4, 3, 5, 5, generator=generator)
+    literal = torch.where(z == 0, torch.zeros_like(num), num / torch.where(z == 0, torch.ones_like(z), z))
+    assert torch.equal(_safe_div(num, z), literal)
+    den = z.clone()
+    written = _safe_div(num, den, into_den=True)
+    assert torch.equal(written, literal) and written.data_ptr() == den.data_ptr()
+    # a broadcast denominator is not written into
+    row = z[:1].clone()
+    assert torch.equal(_safe_div(num, row, into_den=True), torch.where(row == 0, 0.0, num / row))
 
 
 def test_epsilon_rule_relevance_is_unchanged_where_the_output_is_negative_zero():
