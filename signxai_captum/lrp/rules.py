@@ -21,6 +21,7 @@ Division conventions (docs/semantics.md §4.1): a quotient with an exactly-zero 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -152,6 +153,7 @@ FUSE_ELEMENTWISE = os.environ.get("SIGNXAI_TORCH_FUSE", "0").strip().lower() in 
 
 _FUSE_FAILED: list[str] = []  # the first compile error, once fusing has been given up
 _RECOMPILE_LIMIT = 64  # compiled variants per kernel (dynamo's default: 8)
+_FUSE_LOCK = threading.Lock()
 
 
 def _inside_a_trace() -> bool:
@@ -187,8 +189,10 @@ def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
             if not compiled:
                 compiled.append(torch.compile(fn, dynamic=True, fullgraph=True))
             # one compiled variant per rank, dtype, device, broadcast pattern and size-1 axes: more
-            # than dynamo's default of 8 on one network (restored after the call)
-            with torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
+            # than dynamo's default of 8 on one network. The limit is a process-wide setting,
+            # patched for the call and restored; the lock keeps threads from restoring each
+            # other's value (fused kernels from several threads run one at a time)
+            with _FUSE_LOCK, torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
                 return compiled[0](*args, **kwargs)
         except Exception as error:  # noqa: BLE001 - any compiler failure: fall back below
             if type(error).__name__ == "FailOnRecompileLimitHit":  # yet more variants (dynamo with

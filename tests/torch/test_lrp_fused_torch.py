@@ -208,3 +208,28 @@ def test_fused_alpha_beta_on_signed_inputs_equals_eager_on_mobilenet_v2(fusing: 
         fused = torch.as_tensor(explain(model, x, method, target=[0, 2]))
     assert eager.abs().max() > 0
     _assert_same(fused, eager)
+
+
+def test_fused_calls_from_threads_leave_dynamos_recompile_limit_as_it_was(fusing: None) -> None:
+    import threading
+
+    import torch._dynamo.config as dynamo_config
+
+    before = dynamo_config.recompile_limit
+    r, z = _activations((2, 3, 4, 4), 0), _activations((2, 3, 4, 4), 1)
+    expected = rules._epsilon_quotient.eager(r, z, torch.tensor(0.1))
+    results: list[torch.Tensor] = []
+
+    def work() -> None:
+        for _ in range(20):
+            results.append(rules._epsilon_quotient(r, z, torch.tensor(0.1)))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert dynamo_config.recompile_limit == before
+    assert len(results) == 80
+    for got in results:
+        _assert_same(got, expected)
