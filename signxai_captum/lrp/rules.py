@@ -899,6 +899,7 @@ class SumRule(Rule):
     """
 
     name = "sum"
+    needs_output = False  # the sum is formed again from the addends (the quotient needs it in a buffer anyway)
 
     def __init__(self, coefficients: Sequence[float] | None = None) -> None:
         self.coefficients = None if coefficients is None else tuple(float(c) for c in coefficients)
