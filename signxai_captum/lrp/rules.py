@@ -142,8 +142,9 @@ class LayerCall:
         self.padding = None
 
 
-#: Run the element-wise parts of the hot rules (the epsilon quotient, 0/0-safe quotients, the
-#: batch-norm and sum rules) as kernels fused by ``torch.compile`` (inductor), one pass over each
+#: Run the element-wise parts of the hot rules (the epsilon quotient, 0/0-safe quotients,
+#: AlphaBeta's final combination, the batch-norm and sum rules) as kernels fused by
+#: ``torch.compile`` (inductor), one pass over each
 #: tensor instead of three to ten. Off by default: compiling costs ~20 s on the first call on a
 #: machine (cached after that: ~3 s per new process) and needs a C++ compiler; worth it for long
 #: runs on batch-norm networks (docs/performance.md). Read on every call, so it can be switched at
