@@ -566,10 +566,12 @@ class AlphaBeta(_KernelRule):
         w_pos = weight.clamp(min=0)
         w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
         activator = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
-        if x_neg is None and (self.alpha, self.beta) == (1.0, 0.0):  # one product: nothing to fuse
-            return (activator[0].mul_(x_pos),)
         inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg) if self.beta != 0.0 else (None, None)
-        return (_alpha_beta_relevance(self.alpha, self.beta, x_pos, x_neg, *activator, *inhibitor),)
+        # a single product (ZPlus-like: no a-, no inhibitor, alpha 1) is one pass already: a
+        # compiled kernel would only add the write-back of its in-place product
+        single = x_neg is None and inhibitor[0] is None and self.alpha == 1.0
+        combine = _alpha_beta_relevance.eager if single else _alpha_beta_relevance
+        return (combine(self.alpha, self.beta, x_pos, x_neg, *activator, *inhibitor),)
 
 
 @fused
@@ -866,8 +868,7 @@ class BatchNormRule(Rule):
             )
         shape = (1, -1) + (1,) * (x.ndim - 2)
         mean = mean.detach().reshape(shape)
-        beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else 0.0
-        beta = beta if isinstance(beta, torch.Tensor) else torch.zeros_like(mean)
+        beta = module.bias.detach().reshape(shape) if getattr(module, "bias", None) is not None else torch.zeros_like(mean)
         return (_batch_norm_relevance(x, y, mean, beta, relevance, x.new_tensor(self.stabiliser)),)
 
 

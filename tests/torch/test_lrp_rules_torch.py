@@ -216,12 +216,13 @@ def test_std_x_epsilon_uses_each_sample_alone():
         np.testing.assert_allclose(both[i].detach().numpy(), alone, rtol=1e-12)
 
 
+@pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(4,), (3, 2, 2)])
-def test_batch_norm_rule_matches_literal(shape):
-    bn = (nn.BatchNorm1d if len(shape) == 1 else nn.BatchNorm2d)(shape[0]).double().eval()
+def test_batch_norm_rule_matches_literal(shape, affine):
+    bn = (nn.BatchNorm1d if len(shape) == 1 else nn.BatchNorm2d)(shape[0], affine=affine).double().eval()
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        for t in (bn.weight, bn.bias, bn.running_mean):
+        for t in (bn.weight, bn.bias, bn.running_mean) if affine else (bn.running_mean,):
             t.copy_(torch.randn(t.shape, generator=g, dtype=torch.float64))
         bn.running_var.copy_(torch.rand(bn.running_var.shape, generator=g, dtype=torch.float64) + 0.5)
     x_np = _input(shape, 7)
@@ -231,9 +232,10 @@ def test_batch_norm_rule_matches_literal(shape):
     def per_element(v):
         return np.broadcast_to(v.detach().numpy().reshape((-1,) + (1,) * (len(shape) - 1)), shape).ravel()
 
+    ones, zeros = torch.ones(shape[0], dtype=torch.float64), torch.zeros(shape[0], dtype=torch.float64)
     expected = lrp_batch_norm(
-        x_np.ravel(), per_element(bn.running_mean), per_element(bn.running_var), per_element(bn.weight),
-        per_element(bn.bias), bn.eps, R_np,
+        x_np.ravel(), per_element(bn.running_mean), per_element(bn.running_var),
+        per_element(bn.weight if affine else ones), per_element(bn.bias if affine else zeros), bn.eps, R_np,
     ).reshape(shape)
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
