@@ -181,8 +181,8 @@ def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
     When it cannot be compiled (no C++ compiler, an unsupported device), the eager result is
     returned, a ``RuntimeWarning`` names the cause and fusing stays off for the process; an error
     of the arithmetic itself is raised by the eager form as usual. A kernel gets one compiled variant
-    per rank, dtype, device, broadcast pattern and set of size-1 axes, up to 64; calls beyond that
-    run eagerly.
+    per rank, dtype, device, broadcast pattern and set of size-1 axes, up to 64 (or dynamo's own
+    ``recompile_limit`` where that is higher); calls beyond that run eagerly.
     """
     compiled: list[Callable[..., Any]] = []
 
@@ -194,10 +194,19 @@ def fused(fn: Callable[..., Any]) -> Callable[..., Any]:
                 compiled.append(torch.compile(fn, dynamic=True, fullgraph=True))
             # one compiled variant per rank, dtype, device, broadcast pattern and size-1 axes: more
             # than dynamo's default of 8 on one network. The limit is a process-wide setting,
-            # patched for the call and restored; the lock keeps threads from restoring each
-            # other's value (fused kernels from several threads run one at a time)
-            with _FUSE_LOCK, torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
-                return compiled[0](*args, **kwargs)
+            # raised for the call (never lowered) and restored; the lock keeps threads from
+            # restoring each other's value (fused kernels from several threads run one at a time).
+            # Set and restored directly: config.patch builds a class per call (15 of ~50 us)
+            with _FUSE_LOCK:
+                config = torch._dynamo.config
+                limit = config.recompile_limit
+                if limit >= _RECOMPILE_LIMIT:
+                    return compiled[0](*args, **kwargs)
+                config.recompile_limit = _RECOMPILE_LIMIT
+                try:
+                    return compiled[0](*args, **kwargs)
+                finally:
+                    config.recompile_limit = limit
         except Exception as error:  # noqa: BLE001 - any compiler failure: fall back below
             if type(error).__name__ == "FailOnRecompileLimitHit":  # yet more variants (dynamo with
                 return fn(*args, **kwargs)  # fullgraph=True): this call runs eagerly, fusing stays on
