@@ -15,7 +15,10 @@ other processes spreads evenly) and the median per method. Peak memory of one ca
 ``torch.cuda.max_memory_allocated`` above the level before the call; on CPU (where freed memory
 stays with the allocator, so in-process numbers mislead) each method runs once more in a fresh
 subprocess on the same seeded batch, and the peak resident set size above the level before the
-call is reported (sampled every millisecond from ``/proc/self/statm``).
+call is reported (sampled every millisecond from ``/proc/self/statm``). The first table also lists
+the minor page faults per call (median; ``resource.getrusage``): on CPU, fresh pages from the
+allocator cost as much as arithmetic, and their count says how much of a ratio is the machine's
+paging (docs/performance.md, *Page faults*).
 Targets: the epsilon family within 2x of the raw gradient, alpha-beta within 4x. MobileNetV2 and
 EfficientNet-B0 run through the torch.fx view (functional residual sums, functional pooling,
 squeeze-excitation gates, StochasticDepth); ``--no-memory`` skips the memory measurement.
@@ -71,6 +74,11 @@ import threading
 import time
 from typing import Callable
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
+
 import torch
 import torchvision
 
@@ -122,15 +130,27 @@ class _PeakRSS:
         return self.peak - self.start
 
 
-def _time_once(fn: Callable[[], torch.Tensor], device: torch.device) -> float:
-    """Wall time of one call (synchronised on CUDA)."""
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (0 where ``resource`` is missing, e.g. Windows)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
+
+
+def _time_once(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, int]:
+    """Wall time of one call (synchronised on CUDA) and the minor page faults it caused.
+
+    Every fault is a fresh 4 KiB page the kernel maps and zeroes: glibc's malloc hands tensors
+    above its mmap threshold (32 MiB at most) fresh pages on every allocation and returns freed
+    memory at the heap top to the system, so on CPU a call that allocates more than the raw
+    gradient can pay for it in faults as much as in arithmetic (docs/performance.md, *Page faults*).
+    """
     if device.type == "cuda":
         torch.cuda.synchronize()
+    faults = _minor_faults()
     t0 = time.perf_counter()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _minor_faults() - faults
 
 
 def _cuda_peak(fn: Callable[[], torch.Tensor]) -> int:
@@ -473,10 +493,13 @@ def main() -> None:
             first[m] = time.perf_counter() - start
         # round robin over the methods, so that load from other processes spreads over all of them
         times: dict[str, list[float]] = {m: [] for m in methods}
+        faults: dict[str, list[int]] = {m: [] for m in methods}
         for round_ in range(args.repeats):
             print(f"{name}: round {round_ + 1} of {args.repeats}", file=sys.stderr, flush=True)
             for method, call in calls.items():
-                times[method].append(_time_once(call, device))
+                seconds, page_faults = _time_once(call, device)
+                times[method].append(seconds)
+                faults[method].append(page_faults)
         rows = []
         for method in methods:
             if args.no_memory:
@@ -488,9 +511,11 @@ def main() -> None:
             rows.append((method, statistics.median(times[method]), mem))
         raw_time, grad_mem = rows[0][1], rows[0][2]
         print(f"\n{name}")
-        print(f"  {'method':38s} {'time [s]':>9s} {'x raw':>7s} {'peak mem [MiB]':>15s} {'x raw':>7s}")
+        print(f"  {'method':38s} {'time [s]':>9s} {'x raw':>7s} {'peak mem [MiB]':>15s} {'x raw':>7s} "
+              f"{'page faults/call':>17s}")
         for method, t, mem in rows:
-            print(f"  {method:38s} {t:9.3f} {t / raw_time:7.2f} {mem / 2**20:15.1f} {mem / max(grad_mem, 1):7.2f}")
+            print(f"  {method:38s} {t:9.3f} {t / raw_time:7.2f} {mem / 2**20:15.1f} {mem / max(grad_mem, 1):7.2f} "
+                  f"{statistics.median(faults[method]):17.0f}")
         for row in fused_rows:
             method = row.split(":", 1)[1]
             steady = statistics.median(times[row])
