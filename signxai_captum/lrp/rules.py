@@ -28,9 +28,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ._layers import kernel_forward, kernel_parameters, kernel_transpose, pointwise_stride, pointwise_transpose
+from ._layers import (
+    kernel_forward, kernel_parameters, kernel_transpose, pointwise_stride, pointwise_transpose, sign_part_row_blocks,
+    sign_parts_by_rows,
+)
 from .._multipliers import sign_mu
 from shared_spec import check_alpha_beta, check_parameter, parameter_default
 
@@ -557,6 +561,45 @@ class AlphaBeta(_KernelRule):
             self._transpose(call, w_for_neg, scaled) if x_neg is not None else None,
         )
 
+    def _parts_by_rows(
+        self, relevance: torch.Tensor, weight: torch.Tensor, bias_act: torch.Tensor | None,
+        bias_inh: torch.Tensor | None, x_pos: torch.Tensor, x_neg: torch.Tensor | None,
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor | None, torch.Tensor | None]]:
+        """The activator's and the inhibitor's products of a large ``nn.Linear`` layer, as the two
+        :meth:`_part` calls give them, with ``W+``/``W-`` formed one block of rows (output
+        features) at a time (:func:`~signxai_captum.lrp._layers.sign_parts_by_rows`): a block's
+        denominators need only its own rows, so each block does its forward, quotient and
+        transposed products before the next block overwrites the buffers."""
+        out_features, in_features = weight.shape
+        xp = x_pos.reshape(-1, in_features)
+        xn = None if x_neg is None else x_neg.reshape(-1, in_features)
+        r = relevance.reshape(-1, out_features)
+        inhibit = self.beta != 0.0
+
+        def zeros(wanted: bool) -> torch.Tensor | None:
+            return xp.new_zeros(xp.shape) if wanted else None
+
+        act_pos, act_neg = zeros(True), zeros(xn is not None)
+        inh_pos, inh_neg = zeros(inhibit), zeros(inhibit and xn is not None)
+        for rows, w_pos, w_neg in sign_part_row_blocks(weight, negative=xn is not None or inhibit):
+            w_neg = w_pos if w_neg is None else w_neg
+            parts = [(w_pos, w_neg, bias_act, act_pos, act_neg)]
+            if inhibit:
+                parts.append((w_neg, w_pos, bias_inh, inh_pos, inh_neg))
+            for w_a, w_b, bias, out_a, out_b in parts:
+                z = F.linear(xp, w_a, None if bias is None else bias[rows])
+                if xn is not None:
+                    z.add_(F.linear(xn, w_b))
+                scaled = _safe_div.eager(r[:, rows], z, into_den=True)  # z is ours: divide into it
+                out_a.addmm_(scaled, w_a)
+                if xn is not None:
+                    out_b.addmm_(scaled, w_b)
+
+        def shaped(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.reshape(x_pos.shape)
+
+        return (shaped(act_pos), shaped(act_neg)), (shaped(inh_pos), shaped(inh_neg))
+
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The bias terms of the activator and the inhibitor denominators."""
         if not self.bias or bias is None:
@@ -575,10 +618,13 @@ class AlphaBeta(_KernelRule):
         has_negative = call.has_negative_input()
         x_pos = x.clamp(min=0) if has_negative else x
         x_neg = x.clamp(max=0) if has_negative else None
-        w_pos = weight.clamp(min=0)
-        w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
-        activator = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
-        inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg) if self.beta != 0.0 else (None, None)
+        if sign_parts_by_rows(call.module, weight):
+            activator, inhibitor = self._parts_by_rows(relevance, weight, bias_act, bias_inh, x_pos, x_neg)
+        else:
+            w_pos = weight.clamp(min=0)
+            w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos
+            activator = self._part(call, relevance, w_pos, w_neg, bias_act, x_pos, x_neg)
+            inhibitor = self._part(call, relevance, w_neg, w_pos, bias_inh, x_pos, x_neg) if self.beta != 0.0 else (None, None)
         # a single product (ZPlus-like: no a-, no inhibitor, alpha 1) is one pass already: a
         # compiled kernel would only add the write-back of its in-place product
         single = x_neg is None and inhibitor[0] is None and self.alpha == 1.0
