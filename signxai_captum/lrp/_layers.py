@@ -90,8 +90,8 @@ def pointwise_stride(module: nn.Module, x: torch.Tensor) -> tuple[int, ...] | No
 
 
 #: a Linear weight of at least this many bytes has its sign parts formed by blocks of rows
-#: (glibc's malloc gives every allocation above 32 MiB fresh pages; below it, whole copies measured
-#: as fast or faster: docs/performance.md, *Sign parts of large Linear weights*)
+#: (glibc's malloc gives every allocation above 32 MiB fresh pages; below it the two measured
+#: mixed: docs/performance.md, *Sign parts of large Linear weights*)
 SIGN_PARTS_MIN_BYTES = 32 * 2**20
 #: the size of one block of rows (2 MiB stays in cache between its forward and transposed products:
 #: measured fastest of 1-16 MiB on VGG16's first classifier layer)
