@@ -11,7 +11,8 @@ the raw autograd input gradient of the selected logits (``raw_autograd``: the re
 ratio), the plain gradient through our wrapper (``gradient``, ``signxai_captum.Gradient``) and the
 LRP methods are timed in one process on the same batch:
 one warm-up call each, then ``--repeats`` rounds over all methods (round robin, so that load from
-other processes spreads evenly) and the median per method. Peak memory of one call: on CUDA
+other processes spreads evenly; each round starts one method later, so that no method always
+follows the same one) and the median per method. Peak memory of one call: on CUDA
 ``torch.cuda.max_memory_allocated`` above the level before the call; on CPU (where freed memory
 stays with the allocator, so in-process numbers mislead) each method runs once more in a fresh
 subprocess on the same seeded batch, and the peak resident set size above the level before the
@@ -496,8 +497,11 @@ def main() -> None:
         faults: dict[str, list[int]] = {m: [] for m in methods}
         for round_ in range(args.repeats):
             print(f"{name}: round {round_ + 1} of {args.repeats}", file=sys.stderr, flush=True)
-            for method, call in calls.items():
-                seconds, page_faults = _time_once(call, device)
+            # each round starts one method later: in one run the method right after the gradients read
+            # 0.3 of a raw gradient higher than a method with the same passes (docs/performance.md)
+            shift = round_ % len(methods)
+            for method in methods[shift:] + methods[:shift]:
+                seconds, page_faults = _time_once(calls[method], device)
                 times[method].append(seconds)
                 faults[method].append(page_faults)
         rows = []
