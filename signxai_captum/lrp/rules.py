@@ -28,7 +28,6 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._layers import (
@@ -562,43 +561,25 @@ class AlphaBeta(_KernelRule):
         )
 
     def _parts_by_rows(
-        self, relevance: torch.Tensor, weight: torch.Tensor, bias_act: torch.Tensor | None,
+        self, call: LayerCall, relevance: torch.Tensor, weight: torch.Tensor, bias_act: torch.Tensor | None,
         bias_inh: torch.Tensor | None, x_pos: torch.Tensor, x_neg: torch.Tensor | None,
-    ) -> tuple[tuple[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor | None, torch.Tensor | None]]:
-        """The activator's and the inhibitor's products of a large ``nn.Linear`` layer, as the two
-        :meth:`_part` calls give them, with ``W+``/``W-`` formed one block of rows (output
-        features) at a time (:func:`~signxai_captum.lrp._layers.sign_parts_by_rows`): a block's
-        denominators need only its own rows, so each block does its forward, quotient and
-        transposed products before the next block overwrites the buffers."""
-        out_features, in_features = weight.shape
-        xp = x_pos.reshape(-1, in_features)
-        xn = None if x_neg is None else x_neg.reshape(-1, in_features)
-        r = relevance.reshape(-1, out_features)
+    ) -> tuple[tuple[torch.Tensor | None, ...], tuple[torch.Tensor | None, ...]]:
+        """The activator's and the inhibitor's :meth:`_part` of a large ``nn.Linear`` layer, with
+        ``W+``/``W-`` formed one block of rows (output features) at a time
+        (:func:`~signxai_captum.lrp._layers.sign_parts_by_rows`): a block's denominators need only
+        its own rows, so each block's parts are summed before the next block overwrites the buffers."""
         inhibit = self.beta != 0.0
-
-        def zeros(wanted: bool) -> torch.Tensor | None:
-            return xp.new_zeros(xp.shape) if wanted else None
-
-        act_pos, act_neg = zeros(True), zeros(xn is not None)
-        inh_pos, inh_neg = zeros(inhibit), zeros(inhibit and xn is not None)
-        for rows, w_pos, w_neg in sign_part_row_blocks(weight, negative=xn is not None or inhibit):
+        sums: list[torch.Tensor | None] = [None] * 4  # activator (a+, a-), inhibitor (a+, a-)
+        for rows, w_pos, w_neg in sign_part_row_blocks(weight, negative=x_neg is not None or inhibit):
             w_neg = w_pos if w_neg is None else w_neg
-            parts = [(w_pos, w_neg, bias_act, act_pos, act_neg)]
+            block = relevance[..., rows]
+            parts = self._part(call, block, w_pos, w_neg, None if bias_act is None else bias_act[rows], x_pos, x_neg)
             if inhibit:
-                parts.append((w_neg, w_pos, bias_inh, inh_pos, inh_neg))
-            for w_a, w_b, bias, out_a, out_b in parts:
-                z = F.linear(xp, w_a, None if bias is None else bias[rows])
-                if xn is not None:
-                    z.add_(F.linear(xn, w_b))
-                scaled = _safe_div.eager(r[:, rows], z, into_den=True)  # z is ours: divide into it
-                out_a.addmm_(scaled, w_a)
-                if xn is not None:
-                    out_b.addmm_(scaled, w_b)
-
-        def shaped(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.reshape(x_pos.shape)
-
-        return (shaped(act_pos), shaped(act_neg)), (shaped(inh_pos), shaped(inh_neg))
+                parts += self._part(call, block, w_neg, w_pos, None if bias_inh is None else bias_inh[rows], x_pos, x_neg)
+            # the transposed products are fresh tensors: the first block's hold the sums
+            sums = [part if total is None else total if part is None else total.add_(part)
+                    for total, part in zip(sums, parts)]
+        return (sums[0], sums[1]), ((sums[2], sums[3]) if inhibit else (None, None))
 
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The bias terms of the activator and the inhibitor denominators."""
@@ -619,7 +600,7 @@ class AlphaBeta(_KernelRule):
         x_pos = x.clamp(min=0) if has_negative else x
         x_neg = x.clamp(max=0) if has_negative else None
         if sign_parts_by_rows(call.module, weight):
-            activator, inhibitor = self._parts_by_rows(relevance, weight, bias_act, bias_inh, x_pos, x_neg)
+            activator, inhibitor = self._parts_by_rows(call, relevance, weight, bias_act, bias_inh, x_pos, x_neg)
         else:
             w_pos = weight.clamp(min=0)
             w_neg = weight.clamp(max=0) if (x_neg is not None or self.beta != 0.0) else w_pos

@@ -66,10 +66,10 @@ def test_which_layers_take_the_path(monkeypatch, module, expected):
     assert sign_parts_by_rows(module, weight) is expected
 
 
-def test_default_threshold_is_above_the_allocators_fresh_page_limit():
-    # 32 MiB: VGG16's classifier layers (411 MB, 67 MB) take the path, its last one (16 MB) does not
-    assert _layers.SIGN_PARTS_MIN_BYTES == 32 * 2**20
+def test_vgg16_classifier_layers_with_the_default_threshold():
+    # 32 MiB: VGG16's classifier layers of 411 MB and 67 MB take the path, its last one (16 MB) does not
     assert sign_parts_by_rows(nn.Linear(25088, 4096, device="meta"), torch.empty(4096, 25088, device="meta"))
+    assert sign_parts_by_rows(nn.Linear(4096, 4096, device="meta"), torch.empty(4096, 4096, device="meta"))
     assert not sign_parts_by_rows(nn.Linear(4096, 1000, device="meta"), torch.empty(1000, 4096, device="meta"))
 
 
