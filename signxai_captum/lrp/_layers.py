@@ -22,7 +22,7 @@ from torch.func import functional_call
 from .._blocks import ChannelsFirstLinear
 
 __all__ = ["KERNEL_TYPES", "kernel_kind", "kernel_parameters", "kernel_forward", "kernel_transpose", "pointwise_stride",
-           "pointwise_transpose", "SIGN_PARTS_BLOCK_BYTES", "SIGN_PARTS_MIN_BYTES", "sign_parts_by_rows",
+           "pointwise_transpose", "stacked_output_axis", "SIGN_PARTS_BLOCK_BYTES", "SIGN_PARTS_MIN_BYTES", "sign_parts_by_rows",
            "sign_part_row_blocks"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -114,6 +114,25 @@ def sign_parts_by_rows(module: nn.Module, weight: torch.Tensor) -> bool:
         and weight.ndim == 2
         and weight.numel() * weight.element_size() >= SIGN_PARTS_MIN_BYTES
     )
+
+
+def stacked_output_axis(module: nn.Module, x: torch.Tensor) -> int | None:
+    """The axis of the output features when two weights of ``module`` can run as one layer with
+    their output features stacked (``[W1; W2]``), else ``None``.
+
+    That is ``nn.Linear`` (axis -1; not one that :func:`sign_parts_by_rows` handles), the converter's
+    :class:`ChannelsFirstLinear` and ungrouped ``nn.Conv1d/2d/3d`` (axis 1) on a batched input. A
+    stacked weight gives both forwards in one product, and ``[W1; W2]^T [g1; g2] = W1^T g1 + W2^T g2``
+    both transposed products summed in one: AlphaBeta with ``beta != 0`` computes its activator
+    and inhibitor so (one product and one quotient instead of two, no separate combination pass).
+    """
+    if isinstance(module, nn.Linear):
+        return None if sign_parts_by_rows(module, module.weight) else -1
+    if isinstance(module, ChannelsFirstLinear):
+        return 1
+    if isinstance(module, _CONV) and module.groups == 1 and x.ndim == module.weight.ndim:
+        return 1
+    return None
 
 
 def sign_part_row_blocks(weight: torch.Tensor, negative: bool):

@@ -32,7 +32,7 @@ from torch import nn
 
 from ._layers import (
     kernel_forward, kernel_parameters, kernel_transpose, pointwise_stride, pointwise_transpose, sign_part_row_blocks,
-    sign_parts_by_rows,
+    sign_parts_by_rows, stacked_output_axis,
 )
 from .._multipliers import sign_mu
 from shared_spec import check_alpha_beta, check_parameter, parameter_default
@@ -245,12 +245,30 @@ def _stabilise(z: torch.Tensor, epsilon: float | torch.Tensor) -> torch.Tensor:
     return torch.copysign(eps, z).add_(z)
 
 
+def _has_no_zero(den: torch.Tensor) -> bool:
+    """Whether a CPU tensor outside a trace has no exact zero (False on other devices and inside a
+    trace, where the answer would cost a synchronisation or a graph break).
+
+    One read-only count (NaN counts as non-zero): on CPU it costs a third of the zero mask and the
+    fill it saves (a 25 MB quotient: 1.6 ms against 4.6 ms for the mask and the fill).
+    """
+    if den.device.type != "cpu" or _inside_a_trace():
+        return False
+    return int(torch.count_nonzero(den)) == den.numel()
+
+
 @fused
 def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> torch.Tensor:
     """``num / den`` with 0 where ``den`` is exactly 0; ``into_den``: written into ``den`` (a tensor
-    the caller owns and no longer needs)."""
+    the caller owns and no longer needs).
+
+    A denominator without zeros (the usual case, see :func:`_has_no_zero`) is divided without the
+    zero mask: the same values, bit for bit."""
+    into = into_den and den.shape == torch.broadcast_shapes(num.shape, den.shape)
+    if _has_no_zero(den):
+        return torch.div(num, den, out=den) if into else torch.div(num, den)
     zero = den == 0
-    if into_den and den.shape == torch.broadcast_shapes(num.shape, den.shape):
+    if into:
         return torch.div(num, den, out=den).masked_fill_(zero, 0.0)
     return torch.div(num, den).masked_fill_(zero, 0.0)
 
@@ -581,6 +599,28 @@ class AlphaBeta(_KernelRule):
                     for total, part in zip(sums, parts)]
         return (sums[0], sums[1]), ((sums[2], sums[3]) if inhibit else (None, None))
 
+    def _stacked(
+        self, call: LayerCall, relevance: torch.Tensor, weight: torch.Tensor, bias_act: torch.Tensor | None,
+        bias_inh: torch.Tensor | None, x_pos: torch.Tensor, x_neg: torch.Tensor | None, axis: int,
+    ) -> torch.Tensor:
+        """The relevance with ``beta != 0`` through the layer with its output features stacked
+        (:func:`~signxai_captum.lrp._layers.stacked_output_axis`): ``[z+; z-]`` from ``[W+; W-]`` on
+        ``x+`` (and ``[W-; W+]`` on ``x-``), one 0/0-safe quotient ``[R/z+; R/z-]``, and
+        ``alpha W+^T(R/z+) - beta W-^T(R/z-)`` as one transposed product with the weight
+        ``[alpha W+; -beta W-]`` (for ``x-``: ``[alpha W-; -beta W+]``). Mathematically the
+        :meth:`_part` form; the sums are accumulated in another order (float round-off)."""
+        w_pos, w_neg = weight.clamp(min=0), weight.clamp(max=0)
+        bias = None if bias_act is None else torch.cat((bias_act, bias_inh))
+        z = self._forward(call, x_pos, torch.cat((w_pos, w_neg)), bias)
+        if x_neg is not None:
+            z = z.add_(self._forward(call, x_neg, torch.cat((w_neg, w_pos)), None))
+        halves = z.unflatten(axis, (2, -1))  # (..., 2, features, ...): the activator's, the inhibitor's
+        scaled = _safe_div(relevance.unsqueeze(axis - 1 if axis < 0 else axis), halves, into_den=True).reshape(z.shape)
+        result = self._transpose(call, torch.cat((w_pos * self.alpha, w_neg * -self.beta)), scaled).mul_(x_pos)
+        if x_neg is not None:
+            result.add_(self._transpose(call, torch.cat((w_neg * self.alpha, w_pos * -self.beta)), scaled).mul_(x_neg))
+        return result
+
     def _biases(self, bias: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The bias terms of the activator and the inhibitor denominators."""
         if not self.bias or bias is None:
@@ -599,6 +639,9 @@ class AlphaBeta(_KernelRule):
         has_negative = call.has_negative_input()
         x_pos = x.clamp(min=0) if has_negative else x
         x_neg = x.clamp(max=0) if has_negative else None
+        axis = stacked_output_axis(call.module, x) if self.beta != 0.0 else None
+        if axis is not None:
+            return (self._stacked(call, relevance, weight, bias_act, bias_inh, x_pos, x_neg, axis),)
         if sign_parts_by_rows(call.module, weight):
             activator, inhibitor = self._parts_by_rows(call, relevance, weight, bias_act, bias_inh, x_pos, x_neg)
         else:
