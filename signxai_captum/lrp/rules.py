@@ -257,15 +257,28 @@ def _has_no_zero(den: torch.Tensor) -> bool:
     return int(torch.count_nonzero(den)) == den.numel()
 
 
+#: a kernel layer whose outputs read at most this many inputs each (depthwise convolutions) often has
+#: exact zeros in ``W+ a`` after a ReLU (MobileNetV2: every depthwise layer did, the other layers
+#: almost never): its quotients skip the count of :func:`_has_no_zero` and go to the zero mask
+FEW_INPUTS_PER_OUTPUT = 64
+
+
+def _few_inputs_per_output(module: nn.Module) -> bool:
+    """Whether each output of ``module`` reads at most :data:`FEW_INPUTS_PER_OUTPUT` inputs."""
+    weight = getattr(module, "weight", None)
+    return isinstance(weight, torch.Tensor) and weight.ndim >= 2 and weight[0].numel() <= FEW_INPUTS_PER_OUTPUT
+
+
 @fused
-def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> torch.Tensor:
+def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False, count_zeros: bool = True) -> torch.Tensor:
     """``num / den`` with 0 where ``den`` is exactly 0; ``into_den``: written into ``den`` (a tensor
     the caller owns and no longer needs).
 
     A denominator without zeros (the usual case, see :func:`_has_no_zero`) is divided without the
-    zero mask: the same values, bit for bit."""
+    zero mask: the same values, bit for bit. ``count_zeros=False``: zeros are likely, the mask is
+    made without counting them first (same values)."""
     into = into_den and den.shape == torch.broadcast_shapes(num.shape, den.shape)
-    if _has_no_zero(den):
+    if count_zeros and _has_no_zero(den):
         return torch.div(num, den, out=den) if into else torch.div(num, den)
     zero = den == 0
     if into:
@@ -572,7 +585,8 @@ class AlphaBeta(_KernelRule):
         z = self._forward(call, x_pos, w_for_pos, bias)
         if x_neg is not None:
             z = z.add_(self._forward(call, x_neg, w_for_neg, None))
-        scaled = _safe_div(relevance, z, into_den=True)  # z is ours: divide into it
+        # z is ours: divide into it
+        scaled = _safe_div(relevance, z, into_den=True, count_zeros=not _few_inputs_per_output(call.module))
         return (
             self._transpose(call, w_for_pos, scaled),
             self._transpose(call, w_for_neg, scaled) if x_neg is not None else None,

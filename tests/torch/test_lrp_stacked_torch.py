@@ -231,3 +231,43 @@ def test_no_zero_check_is_off_inside_a_dispatch_mode():
     with Passthrough():
         assert not rules._has_no_zero(den)
         assert torch.equal(rules._safe_div(torch.ones(5), den), 1.0 / den)
+
+
+FEW_INPUTS = [
+    # (id, module, expected): each output reads at most FEW_INPUTS_PER_OUTPUT (64) inputs
+    ("depthwise-3x3", nn.Conv2d(8, 8, 3, groups=8), True),
+    ("depthwise-7x7", nn.Conv2d(8, 8, 7, groups=8), True),
+    ("grouped-wide", nn.Conv2d(64, 64, 3, groups=2), False),
+    ("conv-3x3", nn.Conv2d(16, 8, 3), False),
+    ("linear-small", nn.Linear(10, 4), True),
+    ("linear", nn.Linear(100, 4), False),
+    ("average-pooling", nn.AvgPool2d(2), False),
+]
+
+
+@pytest.mark.parametrize("module, expected", [c[1:] for c in FEW_INPUTS], ids=[c[0] for c in FEW_INPUTS])
+def test_which_layers_skip_the_zero_count(module, expected):
+    assert rules._few_inputs_per_output(module) is expected
+
+
+@pytest.mark.parametrize("zeros", [False, True])
+def test_depthwise_alpha_beta_makes_the_zero_mask_without_counting(monkeypatch, zeros):
+    # a depthwise layer after a ReLU: W+ a is exactly 0 wherever a 3x3 window is all zeros
+    torch.manual_seed(5)
+    layer = nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False).double()
+    x = torch.relu(torch.randn(2, 3, 6, 6, dtype=torch.float64))
+    if zeros:
+        x[:, :, :3, :3] = 0.0
+    relevance = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    counted = []
+    check = rules._has_no_zero
+    monkeypatch.setattr(rules, "_has_no_zero", lambda d: counted.append(1) or check(d))
+    call = LayerCall(module=layer, path="dw", inputs=(x,), output=None, nonnegative_input=True)
+    (result,) = AlphaBeta(1.0, 0.0).relevance(call, relevance)
+    assert counted == []
+    expected = _literal(layer, x, relevance, alpha=1.0, beta=0.0)
+    assert np.isfinite(result.numpy()).all()
+    np.testing.assert_allclose(result.numpy(), expected, rtol=1e-10, atol=1e-12)
+    # without the hint the count runs and the values are the same
+    torch.testing.assert_close(rules._safe_div(relevance, layer(x).detach()),
+                               rules._safe_div(relevance, layer(x).detach(), count_zeros=False), rtol=0, atol=0)
