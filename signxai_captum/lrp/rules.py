@@ -286,6 +286,12 @@ def _safe_div(num: torch.Tensor, den: torch.Tensor, into_den: bool = False, coun
     return torch.div(num, den).masked_fill_(zero, 0.0)
 
 
+def _layer_quotient(call: LayerCall, num: torch.Tensor, den: torch.Tensor, into_den: bool = False) -> torch.Tensor:
+    """:func:`_safe_div` of a kernel layer's denominator: the zero count is skipped where each
+    output reads few inputs (:func:`_few_inputs_per_output`), where exact zeros are common."""
+    return _safe_div(num, den, into_den=into_den, count_zeros=not _few_inputs_per_output(call.module))
+
+
 @fused
 def _epsilon_quotient(num: torch.Tensor, z: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
     """``num / (z + epsilon s(z))`` for ``epsilon > 0`` (the denominator is never 0)."""
@@ -368,7 +374,7 @@ class _ZFamily(Rule):
 
     def _quotient(self, call: LayerCall, relevance: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``R / denominator(z)``; here ``R / z`` with 0/0 = 0."""
-        return _safe_div(relevance, z)
+        return _layer_quotient(call, relevance, z)
 
     def _input_factor(self, x: torch.Tensor) -> torch.Tensor:
         return x
@@ -465,7 +471,7 @@ class StdxEpsilon(_ZFamily):
         x = call.real_input()
         std = x.reshape(x.shape[0], -1).std(dim=1, unbiased=False)
         # std = 0 gives a zero epsilon: then 0/0 = 0 is needed (a fresh denominator: divide into it)
-        return _safe_div(relevance, _stabilise(z, self.std_factor * _per_sample(std, z)), into_den=True)
+        return _layer_quotient(call, relevance, _stabilise(z, self.std_factor * _per_sample(std, z)), into_den=True)
 
 
 class Sign(_ZFamily):
@@ -585,8 +591,7 @@ class AlphaBeta(_KernelRule):
         z = self._forward(call, x_pos, w_for_pos, bias)
         if x_neg is not None:
             z = z.add_(self._forward(call, x_neg, w_for_neg, None))
-        # z is ours: divide into it
-        scaled = _safe_div(relevance, z, into_den=True, count_zeros=not _few_inputs_per_output(call.module))
+        scaled = _layer_quotient(call, relevance, z, into_den=True)  # z is ours: divide into it
         return (
             self._transpose(call, w_for_pos, scaled),
             self._transpose(call, w_for_neg, scaled) if x_neg is not None else None,
@@ -629,7 +634,7 @@ class AlphaBeta(_KernelRule):
         if x_neg is not None:
             z = z.add_(self._forward(call, x_neg, torch.cat((w_neg, w_pos)), None))
         halves = z.unflatten(axis, (2, -1))  # (..., 2, features, ...): the activator's, the inhibitor's
-        scaled = _safe_div(relevance.unsqueeze(axis - 1 if axis < 0 else axis), halves, into_den=True).reshape(z.shape)
+        scaled = _layer_quotient(call, relevance.unsqueeze(axis - 1 if axis < 0 else axis), halves, into_den=True).reshape(z.shape)
         result = self._transpose(call, torch.cat((w_pos * self.alpha, w_neg * -self.beta)), scaled).mul_(x_pos)
         if x_neg is not None:
             result.add_(self._transpose(call, torch.cat((w_neg * self.alpha, w_pos * -self.beta)), scaled).mul_(x_neg))
@@ -716,7 +721,7 @@ class ZPlusFast(_KernelRule):
         x = call.x.detach()
         weight, _ = kernel_parameters(call.module)
         w_pos = weight.clamp(min=0)
-        scaled = _safe_div(relevance, self._forward(call, x, w_pos, None), into_den=True)
+        scaled = _layer_quotient(call, relevance, self._forward(call, x, w_pos, None), into_den=True)
         return (self._transpose(call, w_pos, scaled).mul_(x),)
 
 
@@ -768,7 +773,7 @@ class AlphaBetaX(_KernelRule):
         x_neg = x.clamp(max=0) if has_negative else None
 
         def term(inputs: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
-            scaled = _safe_div(relevance, self._forward(call, inputs, w, b))
+            scaled = _layer_quotient(call, relevance, self._forward(call, inputs, w, b))
             return inputs * self._transpose(call, w, scaled)
 
         alpha0 = self.alpha_x[0]
@@ -814,7 +819,7 @@ class Gamma(_KernelRule):
         if bias is not None:
             bias = bias + self.gamma * bias.clamp(min=0)
         z = self._forward(call, x, weight, bias)
-        return (self._transpose(call, weight, _safe_div(relevance, z, into_den=True)).mul_(x),)
+        return (self._transpose(call, weight, _layer_quotient(call, relevance, z, into_den=True)).mul_(x),)
 
 
 class WSquare(_KernelRule):
@@ -831,7 +836,7 @@ class WSquare(_KernelRule):
         mask = call.input_mask()
         ones = torch.ones_like(call.x) if mask is None else mask
         z = self._forward(call, ones, weight, None)
-        return (self._transpose(call, weight, _safe_div(relevance, z)),)
+        return (self._transpose(call, weight, _layer_quotient(call, relevance, z)),)
 
 
 class Flat(WSquare):
@@ -905,7 +910,7 @@ class Bounded(_KernelRule):
             - self._forward(call, low, w_pos, None)
             - self._forward(call, high, w_neg, None)
         )
-        scaled = _safe_div(relevance, z)
+        scaled = _layer_quotient(call, relevance, z)
         result = (
             x * self._transpose(call, weight, scaled)
             - low * self._transpose(call, w_pos, scaled)

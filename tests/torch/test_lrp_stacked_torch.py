@@ -26,7 +26,7 @@ from signxai_captum import explain  # noqa: E402
 from signxai_captum._blocks import ChannelsFirstLinear  # noqa: E402
 from signxai_captum.lrp import _layers, rules  # noqa: E402
 from signxai_captum.lrp._layers import pointwise_stride, stacked_output_axis  # noqa: E402
-from signxai_captum.lrp.rules import AlphaBeta, LayerCall  # noqa: E402
+from signxai_captum.lrp.rules import AlphaBeta, LayerCall, Z, ZPlusFast  # noqa: E402
 
 from lrp_reference import layer_matrix, lrp_rule  # noqa: E402
 
@@ -89,8 +89,8 @@ RULE_CASES = [
 ]
 
 
-def _literal(module: nn.Module, x: torch.Tensor, relevance: torch.Tensor, **params) -> np.ndarray:
-    """The literal AlphaBeta rule per sample on the layer's explicit matrix (float64)."""
+def _literal(module: nn.Module, x: torch.Tensor, relevance: torch.Tensor, rule: str = "alpha_beta", **params) -> np.ndarray:
+    """The literal rule (default AlphaBeta) per sample on the layer's explicit matrix (float64)."""
     weight, bias = _layers.kernel_parameters(module)
 
     def apply_linear(e: np.ndarray) -> np.ndarray:
@@ -103,7 +103,7 @@ def _literal(module: nn.Module, x: torch.Tensor, relevance: torch.Tensor, **para
         zero = torch.zeros((1,) + in_shape, dtype=x.dtype)
         b = (_layers.kernel_forward(module, zero, weight, bias)[0].numpy().ravel()
              if bias is not None else np.zeros(matrix.shape[0]))
-    out = [lrp_rule("alpha_beta", a.numpy().ravel(), matrix, b, r.numpy().ravel(), **params)
+    out = [lrp_rule(rule, a.numpy().ravel(), matrix, b, r.numpy().ravel(), **params)
            for a, r in zip(x, relevance)]
     return np.stack(out).reshape(x.shape)
 
@@ -250,8 +250,14 @@ def test_which_layers_skip_the_zero_count(module, expected):
     assert rules._few_inputs_per_output(module) is expected
 
 
+@pytest.mark.parametrize("rule, literal, params", [
+    (AlphaBeta(1.0, 0.0), "alpha_beta", {"alpha": 1.0, "beta": 0.0}),
+    (AlphaBeta(2.0, 1.0), "alpha_beta", {"alpha": 2.0, "beta": 1.0}),  # grouped: the separate parts
+    (Z(), "z", {}),
+    (ZPlusFast(), "z_plus_fast", {}),
+], ids=["ab10", "ab21", "z", "z_plus_fast"])
 @pytest.mark.parametrize("zeros", [False, True])
-def test_depthwise_alpha_beta_makes_the_zero_mask_without_counting(monkeypatch, zeros):
+def test_depthwise_quotients_make_the_zero_mask_without_counting(monkeypatch, zeros, rule, literal, params):
     # a depthwise layer after a ReLU: W+ a is exactly 0 wherever a 3x3 window is all zeros
     torch.manual_seed(5)
     layer = nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False).double()
@@ -262,10 +268,12 @@ def test_depthwise_alpha_beta_makes_the_zero_mask_without_counting(monkeypatch, 
     counted = []
     check = rules._has_no_zero
     monkeypatch.setattr(rules, "_has_no_zero", lambda d: counted.append(1) or check(d))
-    call = LayerCall(module=layer, path="dw", inputs=(x,), output=None, nonnegative_input=True)
-    (result,) = AlphaBeta(1.0, 0.0).relevance(call, relevance)
+    xg = x.clone().requires_grad_(True)
+    call = LayerCall(module=layer, path="dw", inputs=(xg,), output=layer(xg), nonnegative_input=True)
+    (result,) = rule.relevance(call, relevance)
+    result = result.detach()
     assert counted == []
-    expected = _literal(layer, x, relevance, alpha=1.0, beta=0.0)
+    expected = _literal(layer, x, relevance, rule=literal, **params)
     assert np.isfinite(result.numpy()).all()
     np.testing.assert_allclose(result.numpy(), expected, rtol=1e-10, atol=1e-12)
     # without the hint the count runs and the values are the same
