@@ -3,6 +3,10 @@
 - 1x1 stride-1 convolutions compute ``W^T s`` as a forward convolution with the kernel's channel
   axes swapped (``KernelLayer.transposed``): checked against the GradientTape gradient and against
   the literal numpy contraction ``s @ W^T``, and only such layers get that path.
+- Ungrouped stride-1 convolutions with odd kernels and ``"same"`` padding compute it as a forward
+  convolution with the kernel flipped in space and its channel axes swapped: checked in float64 against the GradientTape gradient and against the adjoint identity
+  ``<W^T s, a> = <s, W a>`` (no TensorFlow gradient involved), whole maps against the maps with the
+  gradient everywhere, and the layers that do not qualify keep the gradient.
 - The element-wise parts of the hot rules run as XLA-fused kernels (``FUSE_ELEMENTWISE``): each
   kernel is checked against its numpy formula, and whole maps with fusion against the same maps
   computed with separate TensorFlow ops (a second model instance, so a plan of its own).
@@ -72,12 +76,115 @@ def test_separable_pointwise_part_transposed_is_the_gradient():
     np.testing.assert_allclose(got, _tape_vjp(pointwise, h, s, pointwise.kernel), rtol=1e-6, atol=1e-7)
 
 
+FLIPPED = [
+    (lambda: L.Conv2D(5, 3, padding="same"), (2, 7, 6, 3)),
+    (lambda: L.Conv2D(5, 5, padding="same", dilation_rate=2), (2, 9, 9, 3)),
+    (lambda: L.Conv2D(4, (3, 1), padding="same"), (2, 6, 6, 3)),
+    (lambda: L.Conv1D(4, 3, padding="same"), (2, 9, 3)),
+    (lambda: L.Conv3D(3, 3, padding="same"), (2, 4, 5, 6, 2)),
+    (lambda: L.Conv2D(6, 1, dilation_rate=2), (2, 5, 5, 4)),
+]
+
+
 @pytest.mark.parametrize(
-    "layer", [L.Conv2D(4, 3), L.Conv2D(4, 1, strides=2), L.Conv2D(4, 1, groups=2), L.DepthwiseConv2D(1), L.Dense(3)]
+    "make, shape", FLIPPED,
+    ids=["conv2d", "conv2d_5x5_dilated", "conv2d_3x1", "conv1d", "conv3d", "conv2d_1x1_dilated"],
+)
+def test_flipped_kernel_transposed_is_the_gradient(make, shape):
+    """float64, so that the only difference is the order of the sums (1e-12)."""
+    layer = make()
+    layer.build(shape)
+    layer.set_weights([RNG.normal(size=w.shape) for w in layer.get_weights()])
+    h = tf.constant(RNG.normal(size=shape))
+    for k in kernel_layers(layer):
+        assert k.transposed is not None, k.name
+        kernel = tf.cast(k.kernel, tf.float64)
+        out = k.linear(h, kernel)
+        s = tf.constant(RNG.normal(size=tuple(out.shape)))
+        for w in (kernel, tf.nn.relu(kernel), tf.minimum(kernel, 0.0)):
+            got = _rules.vjp(k, h, s, w).numpy()
+            scale = np.abs(got).max()
+            assert got.shape == tuple(h.shape) and scale > 0
+            np.testing.assert_allclose(got, _tape_vjp(k, h, s, w), rtol=0, atol=1e-12 * scale)
+            # the adjoint identity, with a second random input: <W^T s, b> = <s, W b>
+            b = tf.constant(RNG.normal(size=shape))
+            lhs = float(np.sum(got * b.numpy()))
+            rhs = float(np.sum(s.numpy() * k.linear(b, w).numpy()))
+            assert abs(lhs - rhs) <= 1e-10 * (abs(rhs) + 1.0), (k.name, lhs, rhs)
+        h = out
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.Conv2D(4, 3),  # "valid" padding, K > 1
+        L.Conv2D(4, 2, padding="same"),  # even kernel: asymmetric padding
+        L.Conv2D(4, 3, strides=2, padding="same"),
+        L.Conv2D(4, 1, strides=2),
+        L.Conv2D(4, 1, groups=2),
+        L.DepthwiseConv2D(3, padding="same"),
+        L.DepthwiseConv2D(1),
+        L.SeparableConv2D(4, 3, padding="same"),  # its depthwise part (the pointwise part: see above)
+        L.Conv2DTranspose(4, 3, padding="same"),
+        L.Dense(3),
+    ],
+    ids=["valid", "even", "stride2", "1x1_stride2", "grouped", "depthwise", "depthwise_1x1",
+         "separable_depthwise_part", "conv_transpose", "dense"],
 )
 def test_other_kernel_layers_use_the_gradient(layer):
     layer(tf.zeros((1, 6, 6, 4)))
-    assert all(k.transposed is None for k in kernel_layers(layer))
+    parts = kernel_layers(layer)
+    assert parts[0].transposed is None and all(k.transposed is None for k in parts if k.part != "pointwise")
+
+
+def _flip_model():
+    inp = keras.Input((10, 10, 3))
+    h = L.Conv2D(6, 3, padding="same", activation="relu")(inp)
+    h = L.DepthwiseConv2D(3, padding="same")(h)
+    h = L.ReLU(max_value=6.0)(h)
+    h = L.Conv2D(6, 3, padding="same")(h)  # signed input to the next layers
+    h = L.Conv2D(5, 5, padding="same", dilation_rate=2, activation="relu")(h)
+    h = L.SeparableConv2D(5, 3, padding="same", activation="relu")(h)
+    h = L.Conv2D(4, 3, strides=2, padding="same", activation="relu")(h)  # the gradient
+    h = L.GlobalAveragePooling2D()(h)
+    out = L.Dense(5)(h)
+    model = keras.Model(inp, out)
+    for layer in model.layers:
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.assign(RNG.normal(0, 0.1, layer.bias.shape).astype(np.float32))
+    return model
+
+
+def test_flipped_kernel_maps_equal_the_gradient_maps(monkeypatch):
+    """Whole maps with the forward-convolution transposes equal those with the gradient everywhere."""
+    fast_model = _flip_model()
+    slow_model = keras.models.clone_model(fast_model)
+    slow_model.set_weights(fast_model.get_weights())
+    x = tf.constant(RNG.normal(size=(3, 10, 10, 3)).astype(np.float32))
+    targets = [0, 3, 4]
+    methods = ["lrp_epsilon_0_1", "lrp_alpha_1_beta_0", "lrp_alpha_2_beta_1", "lrp_sequential_composite_b",
+               "lrp_gamma", "lrp_w_square"]
+    fast = {m: lrp(fast_model, x, targets, parse(m).lrp_rules()).numpy() for m in methods}
+    calls = []
+
+    def tape_only(k, a, s, kernel):
+        calls.append(k.name)
+        return _tape_vjp_tensor(k, a, s, kernel)
+
+    monkeypatch.setattr(_rules, "vjp", tape_only)
+    for m in methods:
+        expected = lrp(slow_model, x, targets, parse(m).lrp_rules()).numpy()
+        scale = np.abs(expected).max()
+        assert scale > 0, m
+        np.testing.assert_allclose(fast[m], expected, rtol=1e-5, atol=1e-5 * scale, err_msg=m)
+    assert calls  # the slow maps really ran through the gradient
+
+
+def _tape_vjp_tensor(k, a, s, kernel):
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        out = k.linear(a, kernel)
+    return tape.gradient(out, a, output_gradients=s)
 
 
 def _stab(d, eps):
@@ -111,7 +218,9 @@ def test_fused_kernels_match_their_formulas(fuse, monkeypatch):
     t = tf.constant
 
     def check(got, expected):
-        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=0)
+        # relative to each value, and to the largest value where a difference of products cancels
+        # (XLA may contract a product and a sum into one fused multiply-add: one rounding fewer)
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
 
     check(_rules._quotient(t(r), t(z), t(bias)), _div0(r, z + bias))
     check(_rules._eps_quotient(t(r), t(z), t(eps)), _div0(r, _stab(z, eps)))
