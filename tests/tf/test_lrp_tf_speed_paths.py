@@ -155,11 +155,16 @@ def _flip_model():
     return model
 
 
+def _twins(model):
+    """``model`` and a second instance with its weights (a plan, and a trace, of its own)."""
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return model, twin
+
+
 def test_flipped_kernel_maps_equal_the_gradient_maps(monkeypatch):
     """Whole maps with the forward-convolution transposes equal those with the gradient everywhere."""
-    fast_model = _flip_model()
-    slow_model = keras.models.clone_model(fast_model)
-    slow_model.set_weights(fast_model.get_weights())
+    fast_model, slow_model = _twins(_flip_model())
     x = tf.constant(RNG.normal(size=(3, 10, 10, 3)).astype(np.float32))
     targets = [0, 3, 4]
     methods = ["lrp_epsilon_0_1", "lrp_alpha_1_beta_0", "lrp_alpha_2_beta_1", "lrp_sequential_composite_b",
@@ -295,9 +300,7 @@ METHODS = [
 
 
 def test_fused_maps_equal_the_separate_ops(monkeypatch):
-    fused_model = _model()
-    ops_model = keras.models.clone_model(fused_model)
-    ops_model.set_weights(fused_model.get_weights())
+    fused_model, ops_model = _twins(_model())
     x = tf.constant(RNG.normal(size=(3, 12, 12, 3)).astype(np.float32))
     targets = [0, 3, 4]
     fused = {m: lrp(fused_model, x, targets, parse(m).lrp_rules()).numpy() for m in METHODS}
