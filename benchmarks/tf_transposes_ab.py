@@ -37,15 +37,12 @@ from signxai_tf.lrp import _layers, lrp  # noqa: E402
 
 
 def _gradient_only(original):
-    """``_layers._conv_transposed`` without the flipped-kernel path (1x1 layers keep theirs)."""
+    """``_layers.flipped_transposed`` for 1x1 kernels only (the path as it was before K > 1)."""
 
-    def conv_transposed(layer):
-        sizes = tuple(int(d) for d in getattr(layer, "kernel_size", (1,)))
-        if isinstance(layer, _layers._SEPARABLE) or all(d == 1 for d in sizes):
-            return original(layer)
-        return None
+    def flipped_transposed(layer):
+        return original(layer) and all(int(d) == 1 for d in layer.kernel_size)
 
-    return conv_transposed
+    return flipped_transposed
 
 
 def main() -> None:
@@ -66,17 +63,17 @@ def main() -> None:
     targets = tf.constant(np.arange(args.batch) % 1000, tf.int64)
     grad = lrp_tf._gradient_fn(new)
     calls = {"gradient": lambda: grad(x, targets).numpy()}
-    original = _layers._conv_transposed
+    original = _layers.flipped_transposed
     for method in args.methods:
         rules = parse(method).lrp_rules()
         calls[f"{method}:new"] = lambda r=rules: lrp(new, x, targets.numpy(), r).numpy()
         calls[f"{method}:old"] = lambda r=rules: lrp(old, x, targets.numpy(), r).numpy()
         fast = calls[f"{method}:new"]()
-        _layers._conv_transposed = _gradient_only(original)  # read while the plan is built and traced
+        _layers.flipped_transposed = _gradient_only(original)  # read while the plan is built and traced
         try:
             slow = calls[f"{method}:old"]()
         finally:
-            _layers._conv_transposed = original
+            _layers.flipped_transposed = original
         scale = float(np.abs(slow).max())
         print(f"{args.model} {method:28s} max |new - old| / max |old| {float(np.abs(fast - slow).max()) / scale:.1e}")
     for call in calls.values():

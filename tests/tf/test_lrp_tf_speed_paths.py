@@ -4,9 +4,10 @@
   axes swapped (``KernelLayer.transposed``): checked against the GradientTape gradient and against
   the literal numpy contraction ``s @ W^T``, and only such layers get that path.
 - Ungrouped stride-1 convolutions with odd kernels and ``"same"`` padding compute it as a forward
-  convolution with the kernel flipped in space and its channel axes swapped: checked in float64 against the GradientTape gradient and against the adjoint identity
-  ``<W^T s, a> = <s, W a>`` (no TensorFlow gradient involved), whole maps against the maps with the
-  gradient everywhere, and the layers that do not qualify keep the gradient.
+  convolution with the kernel flipped in space and its channel axes swapped: checked in float64
+  against the GradientTape gradient and against the adjoint identity ``<W^T s, b> = <s, W b>`` (no
+  TensorFlow gradient involved), whole maps against the maps with the gradient everywhere, and the
+  layers that do not qualify keep the gradient.
 - The element-wise parts of the hot rules run as XLA-fused kernels (``FUSE_ELEMENTWISE``): each
   kernel is checked against its numpy formula, and whole maps with fusion against the same maps
   computed with separate TensorFlow ops (a second model instance, so a plan of its own).
@@ -32,10 +33,11 @@ RNG = np.random.default_rng(7)
 
 
 def _tape_vjp(k, a, s, kernel):
+    """``W^T s`` as TensorFlow's gradient of the layer's linear map (the generic path)."""
     with tf.GradientTape() as tape:
         tape.watch(a)
         out = k.linear(a, kernel)
-    return tape.gradient(out, a, output_gradients=s).numpy()
+    return tape.gradient(out, a, output_gradients=s)
 
 
 @pytest.mark.parametrize(
@@ -133,8 +135,7 @@ def test_flipped_kernel_transposed_is_the_gradient(make, shape):
 )
 def test_other_kernel_layers_use_the_gradient(layer):
     layer(tf.zeros((1, 6, 6, 4)))
-    parts = kernel_layers(layer)
-    assert parts[0].transposed is None and all(k.transposed is None for k in parts if k.part != "pointwise")
+    assert all(k.transposed is None for k in kernel_layers(layer) if k.part != "pointwise")
 
 
 def _flip_model():
@@ -174,22 +175,21 @@ def test_flipped_kernel_maps_equal_the_gradient_maps(monkeypatch):
 
     def tape_only(k, a, s, kernel):
         calls.append(k.name)
-        return _tape_vjp_tensor(k, a, s, kernel)
+        return _tape_vjp(k, a, s, kernel)
 
     monkeypatch.setattr(_rules, "vjp", tape_only)
-    for m in methods:
-        expected = lrp(slow_model, x, targets, parse(m).lrp_rules()).numpy()
-        scale = np.abs(expected).max()
-        assert scale > 0, m
-        np.testing.assert_allclose(fast[m], expected, rtol=1e-5, atol=1e-5 * scale, err_msg=m)
+    _assert_maps_close(fast, slow_model, x, targets, tolerance=1e-5)
     assert calls  # the slow maps really ran through the gradient
 
 
-def _tape_vjp_tensor(k, a, s, kernel):
-    with tf.GradientTape() as tape:
-        tape.watch(a)
-        out = k.linear(a, kernel)
-    return tape.gradient(out, a, output_gradients=s)
+def _assert_maps_close(got, model, x, targets, tolerance):
+    """Each map in ``got`` (method name -> map) against the map of ``model`` (non-zero, relative to its largest value)."""
+    for m, value in got.items():
+        expected = lrp(model, x, targets, parse(m).lrp_rules()).numpy()
+        scale = np.abs(expected).max()
+        assert scale > 0, m
+        np.testing.assert_allclose(value, expected, rtol=tolerance, atol=tolerance * scale, err_msg=m)
+
 
 
 def _stab(d, eps):
@@ -305,11 +305,7 @@ def test_fused_maps_equal_the_separate_ops(monkeypatch):
     targets = [0, 3, 4]
     fused = {m: lrp(fused_model, x, targets, parse(m).lrp_rules()).numpy() for m in METHODS}
     monkeypatch.setattr(_rules, "FUSE_ELEMENTWISE", False)
-    for m in METHODS:
-        expected = lrp(ops_model, x, targets, parse(m).lrp_rules()).numpy()
-        scale = np.abs(expected).max()
-        assert scale > 0, m
-        np.testing.assert_allclose(fused[m], expected, rtol=1e-6, atol=1e-6 * scale, err_msg=m)
+    _assert_maps_close(fused, ops_model, x, targets, tolerance=1e-6)
 
 
 @pytest.mark.parametrize("params", [{"alpha": 1.0, "beta": 0.0}, {"alpha": 2.0, "beta": 1.0},
