@@ -323,6 +323,8 @@ def _memory_in_subprocess(name: str, method: str, args: argparse.Namespace) -> i
     ]
     if args.random_bn:
         command.append("--random-bn")
+    if args.keep_outputs:
+        command.append("--keep-outputs")
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return int(out.strip().splitlines()[-1])
 
@@ -466,8 +468,14 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true", help="time our methods only")
     parser.add_argument("--fused", action="store_true",
                         help="also time every LRP method with FUSE_ELEMENTWISE on (torch.compile'd rules)")
+    parser.add_argument("--keep-outputs", action="store_true",
+                        help="switch off the rectified denominators (every layer keeps its own output), for A/B")
     parser.add_argument("--memory-of", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.keep_outputs:
+        from signxai_captum.lrp import _engine
+
+        _engine.RECTIFIED_DENOMINATORS = False
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_of:

@@ -33,12 +33,14 @@ from typing import Any, Iterator, Sequence
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .. import _blocks as blocks
 from .canonizers import Canonizer, canonized
 from .composites import _RELU_LABELS, Composite, LayerDecision, UnsupportedLayerError, is_affine
 from ._functional import FunctionalOp, traced_view
-from .rules import GateRule, LayerCall, Pass, Rule, SumRule
+from ._layers import transposes_without_graph
+from .rules import BatchNormRule, GateRule, LayerCall, Pass, Rule, SumRule, _ZFamily
 
 __all__ = ["RelevanceSession", "relevance_session"]
 
@@ -65,6 +67,37 @@ _NONNEGATIVE_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Hardsigmoid, nn.So
 _NONNEGATIVE_LABELS = _RELU_LABELS | frozenset(
     f"{m}.{n}" for m in ("F", "torch", "Tensor") for n in ("relu6", "sigmoid", "sigmoid_", "hardsigmoid", "softplus")
 )
+
+
+#: Keep a ReLU's output in place of the output of the convolution that alone feeds it, for the
+#: denominators of the z/epsilon rules (:meth:`~signxai_captum.lrp.rules.LayerCall.z`): one
+#: activation less per such layer between the forward and the backward pass, the same maps. Read on
+#: every forward pass (tests and benchmarks switch it off to compare).
+RECTIFIED_DENOMINATORS = True
+
+# Pass-rule modules with f(0) = 0: a zero of their input is a zero of their output
+_ZERO_KEEPING_TYPES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Tanh,
+    nn.Softsign, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+)
+_ZERO_KEEPING_LABELS = frozenset(
+    f"{m}.{n}" for m in ("F", "torch", "Tensor")
+    for n in ("relu", "relu_", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "hardswish",
+              "tanh", "softsign", "dropout")
+)
+
+
+def _keeps_zeros(module: nn.Module) -> bool:
+    """Whether a Pass-rule module maps a zero input to a zero output (its own class's forward)."""
+    if isinstance(module, FunctionalOp):
+        return module.label in _ZERO_KEEPING_LABELS or _scale_of(module) is not None
+    return any(type(module) is kind for kind in _ZERO_KEEPING_TYPES)
+
+
+def _is_plain_relu(module: nn.Module) -> bool:
+    if isinstance(module, FunctionalOp):
+        return module.label in _RELU_LABELS
+    return type(module) is nn.ReLU
 
 
 class _NodeState:
@@ -247,6 +280,41 @@ def _is_gate(tensor: torch.Tensor) -> bool:
     return False
 
 
+def _zero_where_zero(consumers: dict[int, list[Any]], node: Any, relu_node: Any, root: Any) -> bool:
+    """Whether the relevance reaching a layer's output (``node``) is exactly zero wherever the ReLU
+    after it (``relu_node``) outputs zero: the layer's output has that ReLU as its only consumer, and
+    everything downstream of the ReLU's output, through value-moving operations (reshapes, max
+    pooling, concatenation...) and zero-keeping Pass layers (f(0) = 0) and gates, ends in rules that
+    give a zero input zero relevance. The model output itself does not qualify (its seed is not zero
+    where it is zero)."""
+    if [id(n) for n in consumers.get(id(node), ())] != [id(relu_node)]:
+        return False
+    stack, seen = [relu_node], {id(relu_node)}
+    while stack:
+        current = stack.pop()
+        if current is root:
+            return False
+        for consumer in consumers.get(id(current), ()):
+            if id(consumer) in seen:
+                continue
+            seen.add(id(consumer))
+            state = getattr(consumer, "state", None)
+            if isinstance(state, _NodeState):
+                if state.call is None:
+                    return False
+                if state.rule.zero_at_zero_input:
+                    continue
+                if isinstance(state.rule, GateRule) or (isinstance(state.rule, Pass) and _keeps_zeros(state.call.module)):
+                    stack.append(consumer)
+                    continue
+                return False
+            if _ROUTING_NODES.match(type(consumer).__name__):
+                stack.append(consumer)
+                continue
+            return False
+    return True
+
+
 class RelevanceSession:
     """The hooks of one LRP explanation; created by :func:`relevance_session`.
 
@@ -270,6 +338,10 @@ class RelevanceSession:
         # id(padded output) -> (padded output, padding module, unpadded input) of kernel paddings
         self._padded: dict[int, tuple[torch.Tensor, nn.Module, torch.Tensor]] = {}
         self._opaque: frozenset[str] = frozenset()
+        # (layer call, its node, the node of the ReLU after it, that output's version) awaiting check_graph
+        self._rectified: list[tuple[LayerCall, Any, Any, int]] = []
+        #: paths of the layers whose denominators use their ReLU's output (filled by check_graph)
+        self.rectified_layers: list[str] = []
 
     # -- set-up ---------------------------------------------------------------------------------
     def _register(
@@ -386,7 +458,36 @@ class RelevanceSession:
         state = _NodeState(call, rule, output.detach())
         if not keep_inputs:
             state.input_shapes = tuple(x.shape for x in inputs)
-        return _RelevanceFunction.apply(state, *inputs)
+        result = _RelevanceFunction.apply(state, *inputs)
+        if RECTIFIED_DENOMINATORS and isinstance(rule, Pass) and len(inputs) == 1 and _is_plain_relu(module):
+            self._rectify(inputs[0], result)
+        return result
+
+    def _rectify(self, z: torch.Tensor, relu_output: torch.Tensor) -> None:
+        """Let the layer that produced ``z`` keep ``relu(z)`` instead of ``z`` (see
+        :meth:`~signxai_captum.lrp.rules.LayerCall.z`): a z/epsilon-family rule with its bias, on a
+        convolution whose transposed product needs no forward graph, or the batch-norm rule of a
+        batch norm in eval mode. Whether ``z`` has no other
+        consumer, and the relevance reaching the ReLU's output is zero where it is zero, is known
+        only at the end of the forward pass: :meth:`check_graph` confirms it."""
+        node = z.grad_fn
+        state = getattr(node, "state", None)
+        if not isinstance(state, _NodeState) or state.call is None:
+            return
+        producer, rule, module = state.call, state.rule, state.call.module
+        if producer.output is None or not producer.inputs:
+            return
+        if isinstance(rule, _ZFamily):  # the denominator; the transposed product must not need z's graph
+            if not rule.bias or not transposes_without_graph(module, producer.x):
+                return
+        elif isinstance(rule, BatchNormRule):  # y in (y - beta) / s(y): multiplied by a zero relevance where y <= 0
+            if module.training or type(module).forward is not _BatchNorm.forward:
+                return
+        else:
+            return
+        producer.rectified = relu_output.detach()
+        producer.output = None  # z itself is freed once nothing else holds it
+        self._rectified.append((producer, node, relu_output.grad_fn, relu_output._version))
 
     @staticmethod
     def _gates(path: str, module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[bool, ...]:
@@ -437,6 +538,8 @@ class RelevanceSession:
         self.input_layers = []
         self.layer_rules = {}
         self._padded = {}
+        self._rectified = []
+        self.rectified_layers = []
 
     def check_graph(self, output: torch.Tensor) -> None:
         """Raise :class:`UnsupportedLayerError` if an operation LRP cannot see lies on the relevance path."""
@@ -445,11 +548,17 @@ class RelevanceSession:
         seen: set[int] = set()
         stack: list[tuple[Any, str]] = [(output.grad_fn, "the model output")]
         problems: list[str] = []
+        # id(node) -> the nodes that consume its outputs (for the rectified denominators only)
+        consumers: dict[int, list[Any]] | None = {} if self._rectified else None
         while stack:
             node, below = stack.pop()
             if node is None or id(node) in seen:
                 continue
             seen.add(id(node))
+            if consumers is not None:
+                for parent, _ in node.next_functions:
+                    if parent is not None:
+                        consumers.setdefault(id(parent), []).append(node)
             name = type(node).__name__
             state = getattr(node, "state", None)
             if isinstance(state, _NodeState):
@@ -472,6 +581,16 @@ class RelevanceSession:
                 "(or signxai_captum.convert.Add()), global average pooling as nn.AdaptiveAvgPool2d(1), layers as "
                 "nn.Linear/nn.Conv2d; or give the enclosing module a rule with layer_rules"
             )
+        if consumers is not None:
+            for call, node, relu_node, version in self._rectified:
+                call.rectified_checked = (
+                    call.rectified is not None
+                    and call.rectified._version == version
+                    and _zero_where_zero(consumers, node, relu_node, output.grad_fn)
+                )
+                if call.rectified_checked:
+                    self.rectified_layers.append(call.path)
+            self._rectified = []
 
     def close(self) -> None:
         """Remove every hook."""
@@ -479,6 +598,7 @@ class RelevanceSession:
             handle.remove()
         self._handles = []
         self._padded = {}
+        self._rectified = []
         self._leaves = ()
 
 

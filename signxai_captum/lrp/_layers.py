@@ -23,7 +23,7 @@ from .._blocks import ChannelsFirstLinear
 
 __all__ = ["KERNEL_TYPES", "kernel_kind", "kernel_parameters", "kernel_forward", "kernel_transpose", "pointwise_stride",
            "pointwise_transpose", "stacked_output_axis", "SIGN_PARTS_BLOCK_BYTES", "SIGN_PARTS_MIN_BYTES", "sign_parts_by_rows",
-           "sign_part_row_blocks"]
+           "sign_part_row_blocks", "transposes_without_graph"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_FORWARDS = tuple(conv.forward for conv in _CONV)
@@ -204,6 +204,16 @@ def kernel_forward(
     if getattr(module, "bias", None) is not None:
         params["bias"] = bias if bias is not None else torch.zeros_like(module.bias)
     return functional_call(module, params, (x,))
+
+
+def transposes_without_graph(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether :func:`kernel_transpose` computes ``W^T grad`` of ``module`` at ``x`` from the weight
+    alone (no forward graph, no stand-in forward): a plain ``nn.Conv1d/2d/3d`` with zero padding
+    given by numbers, or one that runs as a matrix product (:func:`pointwise_stride`). Its result is
+    then the convolution's own backward (the same kernel autograd calls)."""
+    if not isinstance(module, _CONV) or type(module).forward not in _CONV_FORWARDS:
+        return False
+    return pointwise_stride(module, x) is not None or _zero_padding_tuple(module) is not None
 
 
 def kernel_transpose(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

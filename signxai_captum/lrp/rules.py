@@ -32,7 +32,7 @@ from torch import nn
 
 from ._layers import (
     kernel_forward, kernel_parameters, kernel_transpose, pointwise_stride, pointwise_transpose, sign_part_row_blocks,
-    sign_parts_by_rows, stacked_output_axis,
+    sign_parts_by_rows, stacked_output_axis, transposes_without_graph,
 )
 from .._multipliers import sign_mu
 from shared_spec import check_alpha_beta, check_parameter, parameter_default
@@ -102,6 +102,30 @@ class LayerCall:
     #: whether the input is known to have no negative entry (the output of a ReLU-like activation,
     #: through reshapes and max pooling; set by the engine for rules with ``reads_sign``)
     nonnegative_input: bool = False
+    #: the output of the ReLU that is the only consumer of this call's output, kept instead of the
+    #: output (set by the engine, see :meth:`z`); ``rectified_checked``: the graph check confirmed
+    #: that the relevance reaching that ReLU's output is zero wherever the output is zero
+    rectified: torch.Tensor | None = field(default=None, repr=False)
+    rectified_checked: bool = False
+
+    def z(self) -> torch.Tensor:
+        """The layer's output ``z``, detached, for a rule's denominator.
+
+        A convolution whose output only feeds a ReLU may keep that ReLU's output ``relu(z)``
+        instead of ``z`` (one activation less per layer until the backward pass reaches it;
+        docs/performance.md, *Peak memory*). Where ``z > 0`` the two are equal; where ``z <= 0``
+        the relevance arriving is exactly zero once the graph check has confirmed that every
+        consumer of the ReLU's output gives zero relevance to a zero input
+        (:attr:`Rule.zero_at_zero_input`), so a denominator ``s(0) = epsilon`` divides a zero
+        there as ``z - epsilon`` would. The same holds for a batch norm's output in the batch-norm
+        rule, whose factor ``(y - beta) / s(y)`` multiplies the relevance. Without that
+        confirmation ``z`` is computed again by the layer's own forward (the same values)."""
+        if self.output is not None:
+            return self.output.detach()
+        if self.rectified is not None and self.rectified_checked:
+            return self.rectified
+        with torch.no_grad():  # forward(), not __call__: the layer's hooks (ours) must not run again
+            return self.module.forward(self.x.detach())
 
     def has_negative_input(self) -> bool:
         """Whether the (first) input has a negative entry; no look at the values (and on a GPU no
@@ -122,6 +146,8 @@ class LayerCall:
         Uses the graph recorded in the forward pass (no recomputation). May be called once.
         """
         if self.output is None:
+            if self.rectified is not None and transposes_without_graph(self.module, self.inputs[0]):
+                return kernel_transpose(self.module, self.inputs[0], self.module.weight.detach(), grad)
             raise RuntimeError(f"internal error: the output of {self.path} was not recorded")
         stride = pointwise_stride(self.module, self.inputs[0])
         if stride is not None:  # a 1x1 convolution on CPU: a matrix product is faster than its backward
@@ -146,6 +172,7 @@ class LayerCall:
         self.inputs = ()
         self.output = None
         self.padding = None
+        self.rectified = None
 
 
 #: Run the element-wise parts of the hot rules (the epsilon quotient, 0/0-safe quotients,
@@ -318,6 +345,10 @@ class Rule:
     needs_kernel: bool = False
     #: whether the rule splits its input by sign (then the engine finds out whether it can be negative)
     reads_sign: bool = False
+    #: whether the relevance the rule gives an input is zero wherever that input is zero (the rule
+    #: multiplies by the input); the engine relies on it to keep a ReLU's output in place of the
+    #: output of the layer before it (:meth:`LayerCall.z`). False unless the formula guarantees it.
+    zero_at_zero_input: bool = False
 
     @property
     def params(self) -> dict[str, Any]:
@@ -365,6 +396,7 @@ class _ZFamily(Rule):
     """
 
     bias: bool = True
+    zero_at_zero_input = True  # R_in = a * (...)
 
     def _set_bias(self, bias: Any) -> None:
         self.bias = check_parameter("bias", bias, type(self).__name__)
@@ -380,15 +412,14 @@ class _ZFamily(Rule):
         return x
 
     def _z(self, call: LayerCall) -> torch.Tensor:
-        z = call.output.detach()
         if self.bias:
-            return z
+            return call.z()
         try:
             weight, bias = kernel_parameters(call.module)
         except AttributeError:  # average pooling and other linear maps without parameters: no bias
-            return z
+            return call.z()
         if bias is None:
-            return z
+            return call.z()
         return kernel_forward(call.module, call.x.detach(), weight, None)
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -486,6 +517,7 @@ class Sign(_ZFamily):
     """
 
     name = "sign"
+    zero_at_zero_input = False  # the factor sign(a) is +1 at a = 0
 
     def __init__(self, bias: bool = parameter_default("bias")) -> None:
         self._set_bias(bias)
@@ -510,6 +542,7 @@ class SignMu(_ZFamily):
     """
 
     name = "sign_mu"
+    zero_at_zero_input = False  # the factor sign_mu(a) is +-1 at a = 0
 
     def __init__(self, mu: float = parameter_default("mu"), bias: bool = parameter_default("bias")) -> None:
         self.mu = check_parameter("mu", mu, "SignMu")
@@ -562,6 +595,7 @@ class AlphaBeta(_KernelRule):
     """
 
     name = "alpha_beta"
+    zero_at_zero_input = True  # R_in = a+ * (...) + a- * (...)
     reads_sign = True
 
     def __init__(
@@ -716,6 +750,7 @@ class ZPlusFast(_KernelRule):
     """
 
     name = "z_plus_fast"
+    zero_at_zero_input = True  # R_in = a * (...)
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x = call.x.detach()
@@ -744,6 +779,7 @@ class AlphaBetaX(_KernelRule):
     """
 
     name = "alpha_beta_x"
+    zero_at_zero_input = True  # four terms a+- * (...)
     reads_sign = True
 
     def __init__(
@@ -801,6 +837,7 @@ class Gamma(_KernelRule):
     """
 
     name = "gamma"
+    zero_at_zero_input = True  # R_in = a * (...)
 
     def __init__(self, gamma: float = parameter_default("gamma"), bias: bool = parameter_default("bias")) -> None:
         self.gamma = check_parameter("gamma", gamma, "Gamma")
@@ -956,11 +993,12 @@ class BatchNormRule(Rule):
     """
 
     name = "batch_norm"
+    zero_at_zero_input = True  # R_in = R * a / s(a - mu) * ...
     stabiliser = 1e-7
 
     def relevance(self, call: LayerCall, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         module, x = call.module, call.x.detach()
-        y = call.output.detach()
+        y = call.z()
         mean = getattr(module, "running_mean", None)
         if mean is None:
             raise ValueError(
@@ -1002,6 +1040,7 @@ class SumRule(Rule):
     """
 
     name = "sum"
+    zero_at_zero_input = True  # R_i = R * c_i x_i / z
     needs_output = False  # the sum is formed again from the addends (the quotient needs it in a buffer anyway)
 
     def __init__(self, coefficients: Sequence[float] | None = None) -> None:
@@ -1073,6 +1112,7 @@ class ReLUGradient(Rule):
     """DeepTaylor's ReLU: the plain gradient ``R * 1[x > 0]``; marks the layer that feeds it."""
 
     name = "relu_gradient"
+    zero_at_zero_input = True  # R * 1[a > 0]
     needs_output = False
 
     def on_forward(self, call: LayerCall) -> None:
