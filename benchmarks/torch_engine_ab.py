@@ -1,16 +1,25 @@
-"""PyTorch LRP: rectified denominators on against off, time in one process.
+"""PyTorch LRP: one engine switch on against off, time in one process.
 
 Usage::
 
-    python benchmarks/torch_rectified_ab.py [--models vgg16 resnet50] [--batch 8] [--rounds 5] [--threads 2]
+    python benchmarks/torch_engine_ab.py --switch rectified [--models vgg16 resnet50]
+        [--batch 8] [--rounds 5] [--threads 2] [--methods ...]
 
-With ``signxai_captum.lrp._engine.RECTIFIED_DENOMINATORS`` on (the default), a convolution with a
-z/epsilon-family rule or a batch norm whose output feeds only a ReLU keeps the ReLU's output for
-its denominator instead of its own output (docs/performance.md, *Memory*). Every round calls the
-raw autograd gradient and each method with the path on and off, starting one call later each
-round; printed: the median per call, its ratio to the raw gradient, and whether the two maps are
-identical. Peak memory needs one fresh process per measurement: ``benchmarks/lrp_torch.py
---memory-of METHOD`` with and without ``--keep-outputs``.
+Switches (each on by default in the package):
+
+- ``rectified``: ``signxai_captum.lrp._engine.RECTIFIED_DENOMINATORS``; a convolution with a
+  z/epsilon-family rule or a batch norm whose output feeds only a ReLU keeps the ReLU's output for
+  its denominator instead of its own output (docs/performance.md, *Memory*). Peak memory needs one
+  fresh process per measurement: ``benchmarks/lrp_torch.py --memory-of METHOD`` with and without
+  ``--keep-outputs``.
+
+A new engine switch (a module-level flag read on every call) gets its A/B by one more entry in
+``SWITCHES``; docs/performance.md, *Element-wise arithmetic in blocks (tried, not kept)*, was
+measured that way.
+
+Every round calls the raw autograd gradient and each method with the switch on and off, starting
+one call later each round; printed: the median per call, its ratio to the raw gradient, and whether
+the two maps are identical.
 """
 
 from __future__ import annotations
@@ -28,9 +37,12 @@ import lrp_torch  # noqa: E402
 
 from signxai_captum.lrp import _engine  # noqa: E402
 
+SWITCHES = {"rectified": (_engine, "RECTIFIED_DENOMINATORS")}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--switch", choices=sorted(SWITCHES), default="rectified")
     parser.add_argument("--models", nargs="+", default=["vgg16", "resnet50"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=224)
@@ -40,7 +52,8 @@ def main() -> None:
                                                           "lrp_sequential_composite_b"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
+    module, attribute = SWITCHES[args.switch]
+    print(f"switch {args.switch} ({module.__name__}.{attribute}); torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
           f"{args.size}x{args.size}, median of {args.rounds}")
     for name in args.models:
         model, x, target = lrp_torch._setup(name, args.batch, args.size, torch.device("cpu"), True)
@@ -50,11 +63,11 @@ def main() -> None:
             attribution = lrp_torch._attribution(model, method, name)
             for flag in (True, False):
                 def call(a=attribution, f=flag):
-                    _engine.RECTIFIED_DENOMINATORS = f
+                    setattr(module, attribute, f)
                     try:
                         return a.attribute(x, target=target)
                     finally:
-                        _engine.RECTIFIED_DENOMINATORS = True
+                        setattr(module, attribute, True)
                 calls[f"{method} {'on' if flag else 'off'}"] = call
         maps = {key: call() for key, call in calls.items()}  # warm-up
         times: dict[str, list[float]] = {key: [] for key in calls}
