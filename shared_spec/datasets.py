@@ -112,6 +112,7 @@ def explain_in_chunks(
     progress: bool | None = None,
     length: int | None = None,
     description: str | None = None,
+    after_chunk: Callable[[int, int | None], None] | None = None,
 ) -> np.ndarray:
     """Explain ``data`` chunk by chunk, writing the maps into one array (or one ``.npy`` file).
 
@@ -140,6 +141,9 @@ def explain_in_chunks(
         The number of samples, when the iterable does not say (for the progress bar only).
     description : str, optional
         The progress bar's label.
+    after_chunk : callable, optional
+        ``after_chunk(done, total)`` after each chunk: the samples explained so far and the data
+        set's size (None where unknown); a package uses it to adapt the rest of a long run.
 
     Returns
     -------
@@ -216,6 +220,8 @@ def explain_in_chunks(
                 parts.append(maps)
             done += n
             bar.update(n)
+            if after_chunk is not None:
+                after_chunk(done, total)
     finally:
         bar.close()
         if writer is not None:

@@ -180,7 +180,8 @@ class LayerCall:
 #: ``torch.compile`` (inductor), one pass over each
 #: tensor instead of three to ten. Off by default: compiling costs ~20 s on the first call on a
 #: machine (cached after that: ~3 s per new process) and needs a C++ compiler; worth it for long
-#: runs on batch-norm networks (docs/performance.md). Read on every call, so it can be switched at
+#: runs on batch-norm networks (docs/performance.md), which ``explain_dataset`` switches it on for
+#: (its ``fuse`` keyword, docs/datasets.md). Read on every call, so it can be switched at
 #: run time; the environment variable ``SIGNXAI_TORCH_FUSE=1`` (set before import) turns it on.
 #: Where compiling fails, a warning says so once and the rules run their eager arithmetic.
 FUSE_ELEMENTWISE = os.environ.get("SIGNXAI_TORCH_FUSE", "0").strip().lower() in ("1", "true", "yes", "on")
