@@ -20,7 +20,9 @@ inductor's disk cache warm), so the order of the modes matters for the ``None`` 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import sys
 import time
 
@@ -56,16 +58,13 @@ def main() -> None:
         for method in args.methods:
             maps: dict[bool | None, np.ndarray] = {}
             times: dict[bool | None, float] = {}
-            switched: list[int] = []
-            original = _explain._FuseLongRuns.__call__
-
-            def spy(self, done, total, _original=original):
-                was = self.switched_on
-                _original(self, done, total)
-                if self.switched_on and not was:
-                    switched.append(done)
-
-            _explain._FuseLongRuns.__call__ = spy
+            switched: list[str] = []  # the log record of fuse=None's switch, which names the samples done
+            handler = logging.Handler(logging.INFO)
+            handler.emit = lambda record: switched.append(record.getMessage())  # type: ignore[method-assign]
+            logger = logging.getLogger(_explain.__name__)
+            level = logger.level
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
             try:
                 for mode in args.modes:
                     start = time.perf_counter()
@@ -74,7 +73,8 @@ def main() -> None:
                     )
                     times[mode] = time.perf_counter() - start
             finally:
-                _explain._FuseLongRuns.__call__ = original
+                logger.removeHandler(handler)
+                logger.setLevel(level)
             eager = maps.get(False)
             print(f"\n{name} {method}")
             for mode in args.modes:
@@ -84,7 +84,8 @@ def main() -> None:
                     diff = float(np.abs(maps[mode] - eager).max()) / scale
                     line += f"  ÷ eager {times[mode] / times[False]:.2f}  max diff {diff:.1e}"
                 if mode is None:
-                    line += f"  switched on after {switched[0]} samples" if switched else "  stayed eager"
+                    after = re.search(r"after (\d+) samples", switched[0]) if switched else None
+                    line += f"  switched on after {after.group(1)} samples" if after else "  stayed eager"
                 print(line, flush=True)
 
 

@@ -27,8 +27,8 @@ _log = logging.getLogger(__name__)
 #: ``explain_dataset(..., fuse=None)``: a run whose eager time is estimated at this many seconds or
 #: more (from the chunks done so far) compiles the LRP rules' fused kernels for the rest of the run.
 #: The compile costs ~10-20 s in a process (less with inductor's disk cache warm) and a fused chunk
-#: ~12 % less on ResNet-50 (measured: docs/performance.md, *Fused kernels in data-set runs*): about
-#: even at 60 s, a gain from a few minutes on
+#: ~12 % less on ResNet-50 (measured: docs/performance.md, *Fused kernels in data-set runs*): runs
+#: of about two minutes break even, longer ones gain
 FUSE_AFTER_SECONDS = 120.0
 _clock = time.perf_counter
 
@@ -268,7 +268,6 @@ class _FuseLongRuns:
         self._rules = rules
         self._previous = rules.FUSE_ELEMENTWISE
         self._start = _clock()
-        self.switched_on = False
         if fuse is not None:
             rules.FUSE_ELEMENTWISE = fuse
         tensors = [*model.parameters(), *model.buffers()]
@@ -284,11 +283,10 @@ class _FuseLongRuns:
         estimate = elapsed if total is None else elapsed * max(total, done) / done
         if estimate >= FUSE_AFTER_SECONDS:
             self._auto = False
-            self.switched_on = True
             self._rules.FUSE_ELEMENTWISE = True
             _log.info(
-                "explain_dataset: the run is estimated at %.0f s; the LRP rules use their fused kernels for the "
-                "rest of it (fuse=False keeps the eager arithmetic)", estimate,
+                "explain_dataset: the run is estimated at %.0f s; the LRP rules use their fused kernels after %d "
+                "samples, for the rest of it (fuse=False keeps the eager arithmetic)", estimate, done,
             )
 
     def restore(self) -> None:

@@ -16,6 +16,7 @@ set it for the run. The flag is restored afterwards, also when the run fails. Ch
 from __future__ import annotations
 
 import itertools
+import logging
 
 import numpy as np
 import pytest
@@ -52,11 +53,14 @@ def _model() -> nn.Module:
 DATA = np.zeros((10, 3, 2, 2), dtype=np.float32)
 
 
-def test_a_long_run_switches_fusing_on_after_the_first_chunk_and_restores_it(recorded, monkeypatch):
+def test_a_long_run_switches_fusing_on_after_the_first_chunk_and_restores_it(recorded, monkeypatch, caplog):
     monkeypatch.setattr(_explain, "FUSE_AFTER_SECONDS", 0.0)
-    signxai_captum.explain_dataset(_model(), DATA, "lrp_epsilon_0_1", batch_size=3, progress=False)
+    with caplog.at_level(logging.INFO, logger=_explain.__name__):
+        signxai_captum.explain_dataset(_model(), DATA, "lrp_epsilon_0_1", batch_size=3, progress=False)
     assert recorded == [False, True, True, True]
     assert rules.FUSE_ELEMENTWISE is False
+    messages = [r.getMessage() for r in caplog.records if r.name == _explain.__name__]
+    assert len(messages) == 1 and "fused kernels after 3 samples" in messages[0]
 
 
 def test_a_short_run_stays_eager(recorded, monkeypatch):
